@@ -15,8 +15,8 @@ import (
 
 	"github.com/granaryhq/granary/convert"
 	datasetsv1 "github.com/granaryhq/granary/proto/gen/datasets/v1"
-	"github.com/granaryhq/granary/schema"
 	tileboxv1 "github.com/granaryhq/granary/proto/gen/tilebox/v1"
+	"github.com/granaryhq/granary/schema"
 )
 
 // MaxBatch is the API's limit of datapoints per ingest or delete call.

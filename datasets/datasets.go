@@ -10,9 +10,9 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	datasetsv1 "github.com/granaryhq/granary/proto/gen/datasets/v1"
+	tileboxv1 "github.com/granaryhq/granary/proto/gen/tilebox/v1"
 	"github.com/granaryhq/granary/schema"
 	"github.com/granaryhq/granary/service"
-	tileboxv1 "github.com/granaryhq/granary/proto/gen/tilebox/v1"
 )
 
 // Dataset is a dataset as the API describes it.

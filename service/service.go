@@ -18,21 +18,21 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/granaryhq/granary/convert"
+	tileboxv1 "github.com/granaryhq/granary/proto/gen/tilebox/v1"
 	"github.com/granaryhq/granary/schema"
 	"github.com/granaryhq/granary/store"
-	tileboxv1 "github.com/granaryhq/granary/proto/gen/tilebox/v1"
 )
 
 // Limits of the API (spec section 7).
 const (
-	MaxValuesPerCall   = 8192
-	MaxCollectionIDs   = 100
-	DefaultPageSize    = 4096
-	MaxPageSize        = 100_000
-	defaultPageBytes   = 4 << 20
-	maxDatasetNameLen  = 100
-	maxSummaryLen      = 50_000
-	maxDescriptionLen  = 1_000_000
+	MaxValuesPerCall  = 8192
+	MaxCollectionIDs  = 100
+	DefaultPageSize   = 4096
+	MaxPageSize       = 100_000
+	defaultPageBytes  = 4 << 20
+	maxDatasetNameLen = 100
+	maxSummaryLen     = 50_000
+	maxDescriptionLen = 1_000_000
 )
 
 // DefaultGroup is the group datasets are created in when the caller names none.
