@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/paulmach/orb"
 
 	"github.com/granaryhq/granary/schema"
 )
@@ -40,6 +41,10 @@ type Datapoint struct {
 	IngestionTime time.Time
 	// Collection is the collection the datapoint was read from (queries only).
 	Collection uuid.UUID
+	// Bounds are lon/lat boxes that cover the datapoint's geometry (two when
+	// it was split at the antimeridian; nil without geometry). Stores index
+	// them for the spatial prefilter; set on ingest only.
+	Bounds []orb.Bound
 }
 
 // Collection is a named set of datapoints inside a dataset.
@@ -81,6 +86,10 @@ type Query struct {
 	From, To    ID // inclusive bounds
 	Limit       int
 	SkipData    bool
+	// Boxes, when set, keep only datapoints one of whose Bounds intersects
+	// one of the boxes (edges touching count). It is a prefilter: the exact
+	// spatial test is the caller's. Datapoints without geometry never match.
+	Boxes []orb.Bound
 }
 
 // ExistsError lists IDs that made an ingest call with allowExisting=false fail.
@@ -102,14 +111,16 @@ func (e *MissingError) Unwrap() error { return ErrNotFound }
 // Store persists datasets, collections and datapoints. Every method that
 // writes datapoints is one transaction: all of it lands or none of it.
 type Store interface {
-	// CreateDataset stores d (ID and GroupID set by the caller); a dataset
-	// with the same slug fails with ErrAlreadyExists.
+	// CreateDataset stores d (ID set by the caller; a zero GroupID is filled
+	// in from d.Group, a set one must match it); a dataset with the same slug
+	// fails with ErrAlreadyExists.
 	CreateDataset(ctx context.Context, d *schema.Dataset) error
 	// UpdateDataset replaces d's stored record. When requireEmpty is set the
 	// update fails with ErrNotEmpty if any of its collections holds data.
 	UpdateDataset(ctx context.Context, d *schema.Dataset, requireEmpty bool) error
 	Dataset(ctx context.Context, id uuid.UUID) (*schema.Dataset, error)
 	DatasetBySlug(ctx context.Context, slug string) (*schema.Dataset, error)
+	// Datasets lists every dataset, ordered by slug.
 	Datasets(ctx context.Context) ([]*schema.Dataset, error)
 	// DeleteDataset removes a dataset with its collections and datapoints.
 	DeleteDataset(ctx context.Context, id uuid.UUID) error
@@ -119,6 +130,7 @@ type Store interface {
 	CreateCollection(ctx context.Context, datasetID uuid.UUID, name string) (Collection, error)
 	Collection(ctx context.Context, datasetID uuid.UUID, name string) (Collection, error)
 	CollectionByID(ctx context.Context, id uuid.UUID) (Collection, error)
+	// Collections lists a dataset's collections ordered by name.
 	Collections(ctx context.Context, datasetID uuid.UUID) ([]Collection, error)
 	CollectionStats(ctx context.Context, id uuid.UUID) (CollectionStats, error)
 	DeleteCollection(ctx context.Context, id uuid.UUID) error
@@ -128,9 +140,12 @@ type Store interface {
 	// the whole call with an *ExistsError and nothing is written.
 	Ingest(ctx context.Context, collection uuid.UUID, dps []Datapoint, allowExisting bool) (IngestResult, error)
 	// Delete removes the datapoints with these IDs in one transaction; if
-	// any is not in the collection nothing is deleted (*MissingError).
+	// any is not in the collection nothing is deleted (*MissingError). A
+	// repeated ID counts once.
 	Delete(ctx context.Context, collection uuid.UUID, ids []ID) (int64, error)
-	// Query returns up to q.Limit datapoints in ascending ID order.
+	// Query returns up to q.Limit datapoints (no limit when <= 0) in
+	// ascending ID order. An unknown collection is ErrNotFound; no
+	// collections, or From > To, is an empty result.
 	Query(ctx context.Context, q Query) ([]Datapoint, error)
 	// Get returns the datapoint with this ID from the first of the
 	// collections that holds it.
