@@ -1,0 +1,147 @@
+// Command benchreport reads `go test -bench` output on standard input and
+// prints a table of times, rows/s and allocations, then the ratios the
+// issues set targets for. With -json it prints the same as one JSON object.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// result is one benchmark line.
+type result struct {
+	Package string             `json:"package"`
+	Name    string             `json:"name"`
+	Runs    int                `json:"runs"`
+	Seconds float64            `json:"seconds_per_op"`
+	Metrics map[string]float64 `json:"metrics"`
+}
+
+// ratio compares two benchmarks of one package by time per op.
+type ratio struct {
+	Package, Num, Den, Label, Target string
+}
+
+// ratios are the comparisons the issues name, with their targets.
+var ratios = []ratio{
+	{"readpath", "Granary", "DecodeFloor", "our read→map→encode→ID path / decode floor", "≤ 1.5 (stretch 1.3)"},
+	{"readpath", "Naive", "Granary", "naive dynamic-message path / our path", "≥ 20"},
+}
+
+func main() {
+	asJSON := flag.Bool("json", false, "print one JSON object")
+	flag.Parse()
+	results, err := parse(os.Stdin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchreport:", err)
+		os.Exit(1)
+	}
+	if len(results) == 0 {
+		fmt.Fprintln(os.Stderr, "benchreport: no benchmark results on input")
+		os.Exit(1)
+	}
+	type ratioOut struct {
+		Label  string  `json:"label"`
+		Value  float64 `json:"value"`
+		Target string  `json:"target"`
+	}
+	var outs []ratioOut
+	for _, r := range ratios {
+		num, den := find(results, r.Package, r.Num), find(results, r.Package, r.Den)
+		if num == nil || den == nil || den.Seconds == 0 {
+			continue
+		}
+		outs = append(outs, ratioOut{r.Label, num.Seconds / den.Seconds, r.Target})
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(map[string]any{"benchmarks": results, "ratios": outs})
+		return
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "package\tbenchmark\ts/op\trows/s\tallocs/op\tallocs/row\tB/op\tother\t")
+	for _, r := range results {
+		rows := r.Metrics["rows/s"] * r.Seconds
+		allocsRow := "-"
+		if rows > 0 {
+			allocsRow = fmt.Sprintf("%.3f", r.Metrics["allocs/op"]/rows)
+		}
+		var other []string
+		for k, v := range r.Metrics {
+			switch k {
+			case "rows/s", "allocs/op", "B/op", "ns/op":
+			default:
+				other = append(other, fmt.Sprintf("%s=%.4g", k, v))
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.0f\t%.0f\t%s\t%.0f\t%s\t\n", r.Package, r.Name, r.Seconds, r.Metrics["rows/s"], r.Metrics["allocs/op"], allocsRow, r.Metrics["B/op"], strings.Join(other, " "))
+	}
+	tw.Flush()
+	if len(outs) > 0 {
+		fmt.Println()
+		tw = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ratio\tvalue\ttarget")
+		for _, o := range outs {
+			fmt.Fprintf(tw, "%s\t%.2f×\t%s\n", o.Label, o.Value, o.Target)
+		}
+		tw.Flush()
+	}
+}
+
+func find(rs []result, pkg, name string) *result {
+	for i := range rs {
+		if strings.HasSuffix(rs[i].Package, "/"+pkg) && rs[i].Name == name {
+			return &rs[i]
+		}
+	}
+	return nil
+}
+
+// parse reads go test -bench output: "pkg: ..." lines name the package,
+// "BenchmarkX-N  runs  V unit  V unit ..." lines carry the values.
+func parse(r io.Reader) ([]result, error) {
+	var out []result
+	pkg := ""
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		if p, ok := strings.CutPrefix(line, "pkg: "); ok {
+			pkg = strings.TrimSpace(p)
+			continue
+		}
+		if !strings.HasPrefix(line, "Benchmark") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 4 || len(f)%2 != 0 {
+			continue
+		}
+		name := strings.TrimPrefix(f[0], "Benchmark")
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			name = name[:i]
+		}
+		runs, err := strconv.Atoi(f[1])
+		if err != nil {
+			continue
+		}
+		res := result{Package: pkg, Name: name, Runs: runs, Metrics: map[string]float64{}}
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				return nil, fmt.Errorf("line %q: %w", line, err)
+			}
+			res.Metrics[f[i+1]] = v
+		}
+		res.Seconds = res.Metrics["ns/op"] / 1e9
+		out = append(out, res)
+	}
+	return out, sc.Err()
+}

@@ -1,0 +1,293 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	pqschema "github.com/apache/arrow-go/v18/parquet/schema"
+)
+
+// parquetSource streams a Parquet file as record batches through arrow-go's
+// pqarrow RecordReader: one batch of WithBatchSize rows at a time, pages
+// read from the file as needed (never the whole file), every codec,
+// encoding and page version arrow-go knows. Guardrails: decoder panics
+// become errors naming the file; negative row counts in the footer and a
+// decoded row count that differs from the row groups' are errors (arrow-go
+// would return fewer rows silently); pages above WithMaxPageBytes and
+// memory above WithMemoryLimit fail cleanly; batches are validated.
+type parquetSource struct {
+	name    string
+	closer  io.Closer
+	rdr     *file.Reader
+	fr      *pqarrow.FileReader
+	schema  *arrow.Schema
+	geo     *GeoMetadata
+	mem     memory.Allocator
+	o       options
+	rows    int64 // the row groups' total
+	used    bool
+	closed  bool
+	rowsOut int64
+}
+
+// Parquet's deprecated LZ4 codec (Hadoop or raw block framing, never
+// standardised); arrow-go reads LZ4_RAW only.
+var errLegacyLZ4 = errors.New("unsupported Parquet codec LZ4 (the deprecated, ambiguous Hadoop/raw framing): rewrite the file with LZ4_RAW, ZSTD or SNAPPY")
+
+func openParquet(name string, ra parquet.ReaderAtSeeker, closer io.Closer, o options) (src Source, err error) {
+	defer recovered(name, "reading the Parquet footer", &err)
+	mem := o.mem
+	if o.memLimit > 0 {
+		mem = newLimitAllocator(mem, o.memLimit)
+	}
+	props := parquet.NewReaderProperties(mem)
+	props.BufferedStreamEnabled = true // stream pages; never buffer a whole column chunk
+	props.BufferSize = 1 << 20
+	props.MaxCompressedPageSize = o.maxPageBytes
+	props.MaxUncompressedPageSize = o.maxPageBytes
+	rdr, err := file.NewParquetReader(ra, file.WithReadProps(props))
+	if err != nil {
+		return nil, &Error{File: name, Err: parquetOpenErr(err)}
+	}
+	s := &parquetSource{name: name, closer: closer, rdr: rdr, mem: mem, o: o}
+	fail := func(e error) (Source, error) {
+		rdr.Close()
+		return nil, &Error{File: name, Err: e}
+	}
+	md := rdr.MetaData()
+	if md.NumRows < 0 {
+		return fail(fmt.Errorf("invalid Parquet footer: num_rows is %d", md.NumRows))
+	}
+	for i := 0; i < md.NumRowGroups(); i++ {
+		rg := md.RowGroup(i)
+		if rg.NumRows() < 0 {
+			return fail(fmt.Errorf("invalid Parquet footer: row group %d has num_rows %d", i, rg.NumRows()))
+		}
+		s.rows += rg.NumRows()
+		for j := 0; j < rg.NumColumns(); j++ {
+			cc, err := rg.ColumnChunk(j)
+			if err != nil {
+				return fail(parquetOpenErr(err))
+			}
+			if cc.Compression() == compress.Codecs.Lz4 {
+				return fail(fmt.Errorf("column %q: %w", cc.PathInSchema().String(), errLegacyLZ4))
+			}
+		}
+	}
+	if md.Schema.NumColumns() == 0 {
+		return fail(errors.New("the Parquet file has no columns"))
+	}
+	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{BatchSize: int64(o.batchSize)}, mem)
+	if err != nil {
+		return fail(parquetOpenErr(err))
+	}
+	sc, err := fr.Schema()
+	if err != nil {
+		return fail(parquetOpenErr(err))
+	}
+	s.fr = fr
+	lookup := func(k string) (string, bool) {
+		v := md.KeyValueMetadata().FindValue(k)
+		if v == nil {
+			return "", false
+		}
+		return *v, true
+	}
+	s.geo, s.schema = schemaGeo(sc, lookup, parquetGeoColumns(md.Schema, lookup))
+	return s, nil
+}
+
+// parquetOpenErr explains the errors arrow-go gives for features granary
+// does not read.
+func parquetOpenErr(err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "decrypt") || strings.Contains(msg, "encrypted"):
+		return fmt.Errorf("encrypted Parquet file (modular encryption): granary reads no encrypted files, decrypt it first (%v)", err)
+	case strings.Contains(msg, "compression for LZ4 unimplemented"):
+		return errLegacyLZ4
+	}
+	return err
+}
+
+// parquetGeoColumns describes the top-level columns annotated with the
+// Parquet GEOMETRY or GEOGRAPHY logical type (format 2.11).
+func parquetGeoColumns(sc *pqschema.Schema, lookup func(string) (string, bool)) []GeoColumn {
+	var out []GeoColumn
+	root := sc.Root()
+	for i := 0; i < root.NumFields(); i++ {
+		n, ok := root.Field(i).(*pqschema.PrimitiveNode)
+		if !ok {
+			continue
+		}
+		var c GeoColumn
+		var crs string
+		switch lt := n.LogicalType().(type) {
+		case pqschema.GeometryLogicalType:
+			c = GeoColumn{Name: n.Name(), Encoding: encWKB, From: "Parquet GEOMETRY type", Edges: "planar"}
+			crs = lt.CRS()
+		case pqschema.GeographyLogicalType:
+			c = GeoColumn{Name: n.Name(), Encoding: encWKB, From: "Parquet GEOGRAPHY type", Edges: lt.EdgeInterpolationAlgorithm().String()}
+			crs = lt.CRS()
+		default:
+			continue
+		}
+		// An unset CRS means OGC:CRS84; strings may be an identifier,
+		// "srid:N", "projjson:KEY" or PROJJSON itself.
+		if crs == "" {
+			c.setCRS(nil, false, true, lookup)
+		} else {
+			raw, _ := json.Marshal(crs)
+			c.setCRS(raw, true, true, lookup)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func (s *parquetSource) Name() string          { return s.name }
+func (s *parquetSource) Schema() *arrow.Schema { return s.schema }
+
+// GeoInfo describes the file's geometry columns, or is nil.
+func (s *parquetSource) GeoInfo() *GeoMetadata { return s.geo }
+
+// NumRows is the number of rows the footer's row groups declare.
+func (s *parquetSource) NumRows() int64 { return s.rows }
+
+func (s *parquetSource) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	err := s.rdr.Close()
+	if s.closer != nil {
+		if cerr := s.closer.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+func (s *parquetSource) Batches() iter.Seq2[Batch, error] {
+	return func(yield func(Batch, error) bool) {
+		if s.used {
+			yield(Batch{}, &Error{File: s.name, Err: errors.New("the file was already read")})
+			return
+		}
+		s.used = true
+		if s.closed {
+			yield(Batch{}, &Error{File: s.name, Err: errors.New("the file is closed")})
+			return
+		}
+		rr, err := s.recordReader()
+		if err != nil {
+			yield(Batch{}, err)
+			return
+		}
+		defer rr.Release()
+		var first int64 = 1
+		for {
+			rec, err := s.next(rr)
+			if err != nil {
+				yield(Batch{}, err)
+				return
+			}
+			if rec == nil {
+				break
+			}
+			n := rec.NumRows()
+			if first-1+n > s.rows {
+				rec.Release()
+				yield(Batch{}, &Error{File: s.name, Err: fmt.Errorf("the file holds more rows than its footer declares (%d): corrupt file", s.rows)})
+				return
+			}
+			ok := yield(Batch{Record: rec, FirstRow: first}, nil)
+			rec.Release()
+			first += n
+			s.rowsOut = first - 1
+			if !ok {
+				return
+			}
+		}
+		if s.o.requireRows && first-1 != s.rows {
+			yield(Batch{}, &Error{File: s.name, Err: fmt.Errorf("decoded %d rows, the footer declares %d: corrupt file", first-1, s.rows)})
+		}
+	}
+}
+
+func (s *parquetSource) recordReader() (rr pqarrow.RecordReader, err error) {
+	defer recovered(s.name, "reading Parquet", &err)
+	rr, err = s.fr.GetRecordReader(context.Background(), nil, nil)
+	if err != nil {
+		return nil, &Error{File: s.name, Err: parquetOpenErr(err)}
+	}
+	return rr, nil
+}
+
+// next decodes the next batch, re-labelled with the source's schema (which
+// carries the GeoArrow metadata), or returns nil at the end.
+func (s *parquetSource) next(rr pqarrow.RecordReader) (out arrow.RecordBatch, err error) {
+	defer recovered(s.name, "decoding Parquet", &err)
+	if !rr.Next() {
+		if err := rr.Err(); err != nil {
+			return nil, &Error{File: s.name, Err: fmt.Errorf("decoding Parquet: %w", parquetOpenErr(err))}
+		}
+		return nil, nil
+	}
+	rec := rr.RecordBatch()
+	if s.o.validate {
+		if err := validateRecord(rec); err != nil {
+			return nil, &Error{File: s.name, Err: fmt.Errorf("decoding Parquet: corrupt data: %w", err)}
+		}
+	}
+	return array.NewRecordBatch(s.schema, rec.Columns(), rec.NumRows()), nil
+}
+
+// emptyPageCodec wraps a codec so that an empty compressed block decodes
+// to nothing. A DataPage V2 whose values are all null has an empty data
+// section; Parquet C++ skips decompressing it, arrow-go hands the zero
+// bytes to the codec, and SNAPPY rejects them ("s2: corrupt input").
+type emptyPageCodec struct{ compress.Codec }
+
+func (c emptyPageCodec) Decode(dst, src []byte) []byte {
+	if len(src) == 0 {
+		return dst[:0]
+	}
+	return c.Codec.Decode(dst, src)
+}
+
+func (c emptyPageCodec) DecodeWithError(dst, src []byte) ([]byte, error) {
+	if len(src) == 0 {
+		return dst[:0], nil
+	}
+	return compress.Decode(c.Codec, dst, src)
+}
+
+type emptyPageStreamingCodec struct {
+	emptyPageCodec
+	compress.StreamingCodec
+}
+
+func init() {
+	inner, err := compress.GetCodec(compress.Codecs.Snappy)
+	if err != nil {
+		return
+	}
+	if sc, ok := inner.(compress.StreamingCodec); ok {
+		compress.RegisterCodec(compress.Codecs.Snappy, emptyPageStreamingCodec{emptyPageCodec{inner}, sc})
+		return
+	}
+	compress.RegisterCodec(compress.Codecs.Snappy, emptyPageCodec{inner})
+}
