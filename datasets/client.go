@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 
 	"connectrpc.com/connect"
@@ -48,6 +49,13 @@ type config struct {
 	storePath string
 	api       API
 	logger    *slog.Logger
+
+	// A remote server (WithURL).
+	url        string
+	urlSet     bool
+	apiKey     string
+	apiKeySet  bool
+	httpClient *http.Client
 }
 
 // ClientOption configures NewClient.
@@ -66,8 +74,9 @@ func WithAPI(api API) ClientOption { return func(c *config) { c.api = api } }
 // WithLogger sets the logger of the in-process service.
 func WithLogger(l *slog.Logger) ClientOption { return func(c *config) { c.logger = l } }
 
-// NewClient returns a client. Without options it opens the embedded store
-// named by $GRANARY_STORE, or ./granary.db.
+// NewClient returns a client. Without options it uses the store named by
+// $GRANARY_STORE — a server URL (http:// or https://) or an embedded store
+// file — or the embedded store ./granary.db.
 func NewClient(opts ...ClientOption) (*Client, error) {
 	cfg := config{logger: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
@@ -75,6 +84,15 @@ func NewClient(opts ...ClientOption) (*Client, error) {
 	}
 	var closer io.Closer
 	api := cfg.api
+	if !cfg.urlSet && cfg.store == nil && cfg.storePath == "" && api == nil && IsURL(os.Getenv(StoreEnv)) {
+		cfg.url, cfg.urlSet = os.Getenv(StoreEnv), true
+	}
+	if api == nil && cfg.urlSet {
+		var err error
+		if api, err = remoteAPI(&cfg); err != nil {
+			return nil, err
+		}
+	}
 	if api == nil {
 		st := cfg.store
 		if st == nil {

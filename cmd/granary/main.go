@@ -36,6 +36,7 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 // app holds what every verb shares: global flags and the output streams.
 type app struct {
 	storePath string
+	apiKey    string
 	json      bool
 	quiet     bool
 	stdout    io.Writer
@@ -94,19 +95,27 @@ $GRANARY_STORE names another.`,
 		},
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.storePath, "store", "", "store to use: a SQLite file path (default $GRANARY_STORE or ./granary.db)")
+	pf.StringVar(&a.storePath, "store", "", "store to use: a SQLite file path or a server URL (http://HOST:PORT) (default $GRANARY_STORE or ./granary.db)")
+	pf.StringVar(&a.apiKey, "api-key", "", "API key for a server store (default $GRANARY_API_KEY, $TILEBOX_API_KEY)")
 	pf.BoolVar(&a.json, "json", false, "print JSON instead of text")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print only errors and results")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(a.datasetCommand(), a.collectionCommand(), a.ingestCommand(), a.queryCommand(), a.deleteCommand(), a.geoCommand())
+	root.AddCommand(a.datasetCommand(), a.collectionCommand(), a.ingestCommand(), a.queryCommand(), a.deleteCommand(), a.geoCommand(), a.serveCommand())
 	return root
 }
 
-// client opens the store named by --store, $GRANARY_STORE or the default.
+// client opens the store named by --store, $GRANARY_STORE or the default:
+// a server when it is an http(s):// URL, else an embedded store file.
 func (a *app) client() (*datasets.Client, error) {
 	var opts []datasets.ClientOption
-	if a.storePath != "" {
+	switch {
+	case datasets.IsURL(a.storePath):
+		opts = append(opts, datasets.WithURL(a.storePath))
+	case a.storePath != "":
 		opts = append(opts, datasets.WithStorePath(a.storePath))
+	}
+	if a.apiKey != "" {
+		opts = append(opts, datasets.WithAPIKey(a.apiKey))
 	}
 	return datasets.NewClient(opts...)
 }
