@@ -133,9 +133,10 @@ func TestUnsupportedFormats(t *testing.T) {
 		content string
 		want    string
 	}{
-		{"PAR1\x15\x00\x15", "unsupported format Parquet"},
-		{"ARROW1\x00\x00\xff\xff\xff\xff", "unsupported format Arrow IPC file (Feather v2)"},
-		{"\xff\xff\xff\xff\x10\x00\x00\x00", "unsupported format Arrow IPC stream"},
+		// Truncated files of the binary formats (read by parquet.go, ipc.go).
+		{"PAR1\x15\x00\x15", "parquet: file too small"},
+		{"ARROW1\x00\x00\xff\xff\xff\xff", "Arrow IPC file"},
+		{"\xff\xff\xff\xff\x10\x00\x00\x00", "truncated"},
 		{"FEA1\x00\x00\x00\x00", "unsupported format Feather v1"},
 		{"PK\x03\x04\x14\x00", "unsupported format zip archive"},
 		{"\x28\xb5\x2f\xfd\x00", "unsupported format zstd"},

@@ -2,7 +2,33 @@
 // columns onto a dataset schema.
 //
 // A Source streams a file as record batches in the file's own column types
-// (for CSV every column is utf8, an empty cell null). A Mapper turns each
+// (for CSV every column is utf8, an empty cell null). Open picks the reader
+// by the file's first (or, for damaged headers, last) bytes, never by its
+// name: CSV/TSV (also gzipped), Parquet (every codec arrow-go has, dictionary,
+// delta and byte-stream-split encodings, v1/v2 pages, nested lists, INT96
+// and every timestamp unit), GeoParquet, the Arrow IPC file format (Feather
+// v2; uncompressed, LZ4, ZSTD) and the Arrow IPC stream format. Feather v1,
+// Arrow 0.17's experimental compression, encrypted Parquet and Parquet's
+// deprecated LZ4 codec are refused with an error naming the format.
+//
+// Binary files are untrusted: panics inside the decoders become errors
+// naming the file, a Parquet file must decode to the rows its footer
+// declares, pages (WithMaxPageBytes), IPC messages (WithMaxMessageBytes)
+// and the memory a source holds (WithMemoryLimit) are bounded, and every
+// decoded batch is validated (WithValidation). PoolAllocator recycles
+// Arrow buffers between batches.
+//
+// Geometry: sources implement GeoSource. GeoParquet "geo" metadata (0.4.0 to
+// 2.0-dev), Parquet GEOMETRY/GEOGRAPHY logical types and GeoArrow extension
+// types mark geometry columns, which map onto geometry fields from WKB, WKT
+// or the native GeoArrow encodings (point … multipolygon, box), and only
+// when their CRS is longitude/latitude (absent, OGC:CRS84, EPSG:4326);
+// another CRS is an error naming it. The file's primary geometry column
+// fills a dataset's geometry field when no column is named geometry.
+// ValidateGeoParquet judges a file's GeoParquet declaration; InferSchema
+// proposes a dataset schema for a file.
+//
+// A Mapper turns each
 // batch into a record in the dataset's canonical Arrow types
 // (schema.ArrowType), converting values and reporting the first bad one as
 // an *Error naming file, row, line (CSV), column and value. Every reader

@@ -241,6 +241,14 @@ func (c *GeoColumn) setCRS(raw json.RawMessage, present, absentIsCRS84 bool, loo
 		return
 	}
 	c.CRS = append(json.RawMessage(nil), raw...)
+	// Resolve a "projjson:KEY" reference (Parquet GEOMETRY/GEOGRAPHY) to
+	// the PROJJSON it names, so that the CRS travels with the column.
+	var ref string
+	if json.Unmarshal(raw, &ref) == nil && lookup != nil && len(ref) > 9 && strings.EqualFold(ref[:9], "projjson:") {
+		if v, ok := lookup(ref[9:]); ok && json.Valid([]byte(v)) {
+			c.CRS = json.RawMessage(v)
+		}
+	}
 	name, ok, why := judgeCRS(raw, lookup)
 	c.CRSName, c.LonLat = name, ok
 	if !ok {
@@ -257,7 +265,7 @@ var lonLatCRSIDs = map[string]string{
 	"OGC:CRS84": "OGC:CRS84", "CRS84": "OGC:CRS84", "OGC:CRS:84": "OGC:CRS84", "CRS:84": "OGC:CRS84",
 	"EPSG:4326": "EPSG:4326", "SRID:4326": "EPSG:4326", "4326": "EPSG:4326",
 	"URN:OGC:DEF:CRS:OGC:1.3:CRS84": "OGC:CRS84", "URN:OGC:DEF:CRS:OGC::CRS84": "OGC:CRS84",
-	"URN:OGC:DEF:CRS:EPSG::4326":                 "EPSG:4326",
+	"URN:OGC:DEF:CRS:EPSG::4326":                   "EPSG:4326",
 	"HTTP://WWW.OPENGIS.NET/DEF/CRS/OGC/1.3/CRS84": "OGC:CRS84", "HTTPS://WWW.OPENGIS.NET/DEF/CRS/OGC/1.3/CRS84": "OGC:CRS84",
 	"HTTP://WWW.OPENGIS.NET/DEF/CRS/EPSG/0/4326": "EPSG:4326", "HTTPS://WWW.OPENGIS.NET/DEF/CRS/EPSG/0/4326": "EPSG:4326",
 }
@@ -347,6 +355,16 @@ func judgePROJJSON(obj map[string]any) (string, bool, string) {
 			}
 		}
 	}
+	if name == "" || strings.EqualFold(name, "unknown") {
+		name = "unnamed " + typ
+		if conv, ok := obj["conversion"].(map[string]any); ok {
+			if meth, ok := conv["method"].(map[string]any); ok {
+				if mn, _ := meth["name"].(string); mn != "" {
+					name += " (" + mn + ")"
+				}
+			}
+		}
+	}
 	label := name
 	if len(ids) > 0 {
 		if label != "" {
@@ -354,9 +372,6 @@ func judgePROJJSON(obj map[string]any) (string, bool, string) {
 		} else {
 			label = ids[0]
 		}
-	}
-	if label == "" {
-		label = "unnamed " + typ
 	}
 	for _, id := range ids {
 		if norm, ok := lonLatCRSIDs[id]; ok {
@@ -537,7 +552,17 @@ func withGeoArrow(f arrow.Field, c *GeoColumn) arrow.Field {
 // (so that the mapper knows the encoding and CRS).
 func schemaGeo(sc *arrow.Schema, lookup func(string) (string, bool), extra []GeoColumn) (*GeoMetadata, *arrow.Schema) {
 	var g *GeoMetadata
-	if v, ok := sc.Metadata().GetValue(geoKey); ok {
+	md := sc.Metadata()
+	v, ok := md.GetValue(geoKey)
+	if !ok && lookup != nil {
+		// pqarrow keeps the file's key-value metadata in the schema only
+		// when the file carries an ARROW:schema.
+		if v, ok = lookup(geoKey); ok {
+			md = arrow.NewMetadata(append(md.Keys(), geoKey), append(md.Values(), v))
+			sc = arrow.NewSchema(sc.Fields(), &md)
+		}
+	}
+	if ok {
 		g = parseGeoJSON([]byte(v), lookup)
 	}
 	byName := map[string]*GeoColumn{}
@@ -602,7 +627,6 @@ func schemaGeo(sc *arrow.Schema, lookup func(string) (string, bool), extra []Geo
 		}
 	}
 	if changed {
-		md := sc.Metadata()
 		sc = arrow.NewSchema(fields, &md)
 	}
 	return g, sc

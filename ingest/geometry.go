@@ -1,7 +1,11 @@
 package ingest
 
 import (
+	"bytes"
+	"math"
 	"strings"
+
+	"github.com/paulmach/orb"
 
 	"github.com/granaryhq/granary/geo"
 )
@@ -14,7 +18,12 @@ import (
 func geometryWKB(data []byte) ([]byte, error) {
 	g, err := geo.Parse(data)
 	if err != nil {
-		return nil, trimGeo(err)
+		if !isPointEmpty(data) {
+			return nil, trimGeo(err)
+		}
+		// WKT's POINT EMPTY, which package geo's WKT reader refuses, is a
+		// point with NaN coordinates in WKB (how GeoParquet and GEOS write it).
+		g = orb.Point{wkbNaN, wkbNaN}
 	}
 	b, err := geo.MarshalWKB(g)
 	if err != nil {
@@ -31,3 +40,19 @@ func (e geoError) Error() string { return strings.TrimPrefix(e.err.Error(), "geo
 func (e geoError) Unwrap() error { return e.err }
 
 func trimGeo(err error) error { return geoError{err} }
+
+// wkbNaN is the quiet NaN WKB writers use for empty points.
+var wkbNaN = math.Float64frombits(0x7ff8000000000000)
+
+// isPointEmpty recognises the WKT "POINT EMPTY" (any case and spacing, with
+// an optional SRID=…; prefix).
+func isPointEmpty(data []byte) bool {
+	t := bytes.TrimSpace(data)
+	if len(t) > 5 && bytes.EqualFold(t[:5], []byte("SRID=")) {
+		if i := bytes.IndexByte(t, ';'); i > 0 {
+			t = bytes.TrimSpace(t[i+1:])
+		}
+	}
+	f := strings.Fields(strings.ToUpper(string(t)))
+	return len(f) == 2 && f[0] == "POINT" && f[1] == "EMPTY"
+}

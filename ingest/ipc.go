@@ -159,8 +159,9 @@ func parseMessage(meta []byte) (mi messageInfo, err error) {
 
 // checkMessage refuses what arrow-go would misread.
 func checkMessage(mi messageInfo) error {
-	if ipc.MetadataVersion(mi.version) > ipc.MetadataV5 {
-		return fmt.Errorf("unsupported Arrow IPC metadata version %v (newer than V5): the file was written by a newer Arrow than this reader knows", ipc.MetadataVersion(mi.version))
+	if ipc.MetadataVersion(mi.version) > ipc.MetadataV5 || mi.version < 0 {
+		// The enum counts from 0 for V1.
+		return fmt.Errorf("unsupported Arrow IPC metadata version V%d (this reader knows V1 to V5): the file was written by a newer Arrow, or is corrupt", int(mi.version)+1)
 	}
 	for _, k := range mi.custom {
 		if k == experimentalCompressionKey {

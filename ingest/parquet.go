@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	pqschema "github.com/apache/arrow-go/v18/parquet/schema"
 )
@@ -28,18 +29,56 @@ import (
 // would return fewer rows silently); pages above WithMaxPageBytes and
 // memory above WithMemoryLimit fail cleanly; batches are validated.
 type parquetSource struct {
-	name    string
-	closer  io.Closer
-	rdr     *file.Reader
-	fr      *pqarrow.FileReader
-	schema  *arrow.Schema
-	geo     *GeoMetadata
-	mem     memory.Allocator
-	o       options
-	rows    int64 // the row groups' total
-	used    bool
-	closed  bool
-	rowsOut int64
+	name   string
+	closer io.Closer
+	rdr    *file.Reader
+	fr     *pqarrow.FileReader
+	schema *arrow.Schema
+	geo    *GeoMetadata
+	mem    memory.Allocator
+	o      options
+	rows   int64 // the row groups' total
+	used   bool
+	closed bool
+	// unknownTypes counts columns whose logical type (from a newer Parquet
+	// format) was ignored: they read as their physical type.
+	unknownTypes int
+}
+
+// newParquetReader opens the footer. A logical type from a newer format
+// version makes arrow-go panic; the format says to ignore it, so the
+// footer is then read again without such annotations.
+func newParquetReader(ra parquet.ReaderAtSeeker, props *parquet.ReaderProperties) (*file.Reader, int, error) {
+	var panicked any
+	rdr, err := func() (*file.Reader, error) {
+		defer func() { panicked = recover() }()
+		return file.NewParquetReader(ra, file.WithReadProps(props))
+	}()
+	if panicked == nil {
+		return rdr, 0, err
+	}
+	if !strings.Contains(fmt.Sprint(panicked), "invalid logical type") {
+		panic(panicked)
+	}
+	size, err := ra.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, 0, err
+	}
+	footer, err := readParquetFooter(ra, size)
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading the footer: %w", err)
+	}
+	fixed, dropped, err := dropUnknownLogicalTypes(footer)
+	if err != nil || dropped == 0 {
+		panic(panicked)
+	}
+	md, err := metadata.NewFileMetaData(fixed, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading the footer: %w", err)
+	}
+	md.SetSourceFileSize(size)
+	rdr, err = file.NewParquetReader(ra, file.WithReadProps(props), file.WithMetadata(md))
+	return rdr, dropped, err
 }
 
 // Parquet's deprecated LZ4 codec (Hadoop or raw block framing, never
@@ -57,11 +96,11 @@ func openParquet(name string, ra parquet.ReaderAtSeeker, closer io.Closer, o opt
 	props.BufferSize = 1 << 20
 	props.MaxCompressedPageSize = o.maxPageBytes
 	props.MaxUncompressedPageSize = o.maxPageBytes
-	rdr, err := file.NewParquetReader(ra, file.WithReadProps(props))
+	rdr, dropped, err := newParquetReader(ra, props)
 	if err != nil {
 		return nil, &Error{File: name, Err: parquetOpenErr(err)}
 	}
-	s := &parquetSource{name: name, closer: closer, rdr: rdr, mem: mem, o: o}
+	s := &parquetSource{name: name, closer: closer, rdr: rdr, mem: mem, o: o, unknownTypes: dropped}
 	fail := func(e error) (Source, error) {
 		rdr.Close()
 		return nil, &Error{File: name, Err: e}
@@ -166,6 +205,10 @@ func (s *parquetSource) GeoInfo() *GeoMetadata { return s.geo }
 // NumRows is the number of rows the footer's row groups declare.
 func (s *parquetSource) NumRows() int64 { return s.rows }
 
+// IgnoredLogicalTypes counts columns annotated with a logical type from a
+// newer Parquet format, read as their physical type.
+func (s *parquetSource) IgnoredLogicalTypes() int { return s.unknownTypes }
+
 func (s *parquetSource) Close() error {
 	if s.closed {
 		return nil
@@ -216,7 +259,6 @@ func (s *parquetSource) Batches() iter.Seq2[Batch, error] {
 			ok := yield(Batch{Record: rec, FirstRow: first}, nil)
 			rec.Release()
 			first += n
-			s.rowsOut = first - 1
 			if !ok {
 				return
 			}
@@ -242,7 +284,13 @@ func (s *parquetSource) next(rr pqarrow.RecordReader) (out arrow.RecordBatch, er
 	defer recovered(s.name, "decoding Parquet", &err)
 	if !rr.Next() {
 		if err := rr.Err(); err != nil {
-			return nil, &Error{File: s.name, Err: fmt.Errorf("decoding Parquet: %w", parquetOpenErr(err))}
+			hint := ""
+			if strings.HasPrefix(s.rdr.MetaData().GetCreatedBy(), "parquet-cpp version 1.") && strings.Contains(err.Error(), "eof") {
+				// ARROW-10353: Arrow ≤ 2.0 compressed DataPage V2 pages it
+				// marked as uncompressed.
+				hint = " (the file was written by Arrow ≤ 2.0, whose DataPage V2 pages can be compressed although marked uncompressed, ARROW-10353: rewrite it with a current Arrow)"
+			}
+			return nil, &Error{File: s.name, Err: fmt.Errorf("decoding Parquet: %w%s", parquetOpenErr(err), hint)}
 		}
 		return nil, nil
 	}

@@ -61,12 +61,12 @@ type options struct {
 	mem            memory.Allocator
 
 	// binary formats (parquet.go, ipc.go)
-	maxPageBytes   int64 // Parquet: largest (un)compressed page
-	maxMetaBytes   int64 // Arrow IPC: largest message metadata
-	maxBodyBytes   int64 // Arrow IPC: largest message body
-	memLimit       int64 // bytes a binary source may hold at once; 0: none
-	validate       bool  // check decoded arrays (array.ValidateFull)
-	requireRows    bool  // Parquet: decoded rows must match the footer
+	maxPageBytes int64 // Parquet: largest (un)compressed page
+	maxMetaBytes int64 // Arrow IPC: largest message metadata
+	maxBodyBytes int64 // Arrow IPC: largest message body
+	memLimit     int64 // bytes a binary source may hold at once; 0: none
+	validate     bool  // check decoded arrays (array.ValidateFull)
+	requireRows  bool  // Parquet: decoded rows must match the footer
 }
 
 const (
@@ -235,7 +235,9 @@ func sniffTail(tail []byte) (Format, bool) {
 }
 
 // Open opens path and picks a reader by the file's first bytes (not its
-// name): gzip is decompressed and read as CSV; anything else that is not a
+// name): Parquet, Arrow IPC file (Feather v2) and Arrow IPC stream have
+// their readers (a file whose first bytes are damaged is recognised by the
+// magic at its end); gzip is decompressed and read as CSV; text that is no
 // recognised binary format is read as CSV.
 func Open(path string, opts ...Option) (Source, error) {
 	o := newOptions(opts)
