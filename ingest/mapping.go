@@ -96,17 +96,24 @@ type Stats struct {
 	// (variable-length lists and array literals have no padding, so a null
 	// there is simply absent).
 	NullElements int64
+	// GeometriesSplit counts geometries cut at the antimeridian, and
+	// RingsRewound rings whose winding was reversed (see WithoutGeometryFix).
+	GeometriesSplit int64
+	RingsRewound    int64
 }
 
 func (s *Stats) add(o Stats) {
 	s.Rows += o.Rows
 	s.Padding += o.Padding
 	s.NullElements += o.NullElements
+	s.GeometriesSplit += o.GeometriesSplit
+	s.RingsRewound += o.RingsRewound
 }
 
 // Mapper converts batches of one source schema into records of a
 // dataset's canonical Arrow schema.
 type Mapper struct {
+	noFix bool // keep geometries as given (still validated)
 	file  string
 	mem   memory.Allocator
 	src   *arrow.Schema
@@ -136,7 +143,7 @@ type mapped struct {
 // does not parse, and no column or --set for the required time field.
 func NewMapper(src *arrow.Schema, ds *schema.Dataset, m Mapping, file string, opts ...Option) (*Mapper, error) {
 	o := newOptions(opts)
-	mp := &Mapper{file: file, mem: o.mem, src: src}
+	mp := &Mapper{file: file, mem: o.mem, src: src, noFix: o.noGeoFix}
 	fail := func(column string, format string, args ...any) error {
 		return &Error{File: file, Column: column, Err: fmt.Errorf(format, args...)}
 	}
@@ -436,6 +443,9 @@ func (m *Mapper) Map(b Batch) (out arrow.RecordBatch, err error) {
 		if c.plan.same != nil {
 			if a := c.plan.same(src, c.dt); a != nil {
 				cols = append(cols, a)
+				if err := m.fixColumn(cols, c, b, &st); err != nil {
+					return nil, err
+				}
 				continue
 			}
 		}
@@ -453,6 +463,9 @@ func (m *Mapper) Map(b Batch) (out arrow.RecordBatch, err error) {
 		cols = append(cols, bld.NewArray())
 		bld.Release()
 		bld = nil
+		if err := m.fixColumn(cols, c, b, &st); err != nil {
+			return nil, err
+		}
 	}
 	out = array.NewRecordBatch(m.out, cols, int64(n))
 	for _, c := range cols {

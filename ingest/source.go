@@ -67,6 +67,8 @@ type options struct {
 	memLimit     int64 // bytes a binary source may hold at once; 0: none
 	validate     bool  // check decoded arrays (array.ValidateFull)
 	requireRows  bool  // Parquet: decoded rows must match the footer
+
+	noGeoFix bool // mapping: keep geometries as given
 }
 
 const (
