@@ -16,6 +16,11 @@ import (
 // bytes. Geometries are stored as given: no antimeridian cutting or
 // validation happens here.
 func geometryWKB(data []byte) ([]byte, error) {
+	// Canonical WKB of a valid footprint (most GeoParquet cells) is its
+	// own canonical form: skip parsing and re-marshalling it.
+	if !geo.NeedsFix(data) {
+		return data, nil
+	}
 	g, err := geo.Parse(data)
 	if err != nil {
 		if !isPointEmpty(data) {
