@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/granaryhq/granary/geo"
 	"github.com/granaryhq/granary/schema"
 )
 
@@ -105,7 +106,7 @@ func planFor(dt arrow.DataType, f schema.Field) (*plan, error) {
 		return uuidPlan(dt)
 	case schema.Geometry:
 		if isBinary(dt) && dt.ID() != arrow.FIXED_SIZE_BINARY {
-			return &plan{bind: func(src arrow.Array, b array.Builder, _ *Stats) cellFunc {
+			return &plan{same: sameGeometry, bind: func(src arrow.Array, b array.Builder, _ *Stats) cellFunc {
 				get, out := bytesOf(src), b.(*array.BinaryBuilder)
 				return func(i int) error {
 					if src.IsNull(i) {
@@ -1134,4 +1135,20 @@ func textArrayPlan(t schema.Type) *plan {
 			return nil
 		}
 	}}
+}
+
+// sameGeometry passes a binary column through without copying when every
+// value is already canonical WKB needing no fix (the usual GeoParquet case).
+func sameGeometry(src arrow.Array, dt arrow.DataType) arrow.Array {
+	a, ok := src.(*array.Binary)
+	if !ok || !arrow.TypeEqual(a.DataType(), dt) {
+		return nil
+	}
+	for i := range a.Len() {
+		if a.IsValid(i) && geo.NeedsFix(a.Value(i)) {
+			return nil
+		}
+	}
+	a.Retain()
+	return a
 }

@@ -53,12 +53,21 @@ func planForColumn(col arrow.Field, f schema.Field) (*plan, error) {
 
 // unwrapExtension makes p accept registered extension arrays too.
 func unwrapExtension(p *plan) *plan {
-	return &plan{text: p.text, bind: func(src arrow.Array, b array.Builder, st *Stats) cellFunc {
+	out := &plan{text: p.text, bind: func(src arrow.Array, b array.Builder, st *Stats) cellFunc {
 		if e, ok := src.(array.ExtensionArray); ok {
 			src = e.Storage()
 		}
 		return p.bind(src, b, st)
 	}}
+	if p.same != nil {
+		out.same = func(src arrow.Array, dt arrow.DataType) arrow.Array {
+			if e, ok := src.(array.ExtensionArray); ok {
+				src = e.Storage()
+			}
+			return p.same(src, dt)
+		}
+	}
+	return out
 }
 
 // coordReader reads the x/y of vertex j of a GeoArrow coordinate array:
