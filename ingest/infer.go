@@ -528,8 +528,10 @@ func inferText(vals []string) (schema.Type, bool) {
 	}):
 		return schema.Duration, false
 	case allParse(vals, func(s string) error {
-		if len(trim(s)) < 32 {
-			return errors.New("short")
+		// Only the dashed 8-4-4-4-12 form: 32 bare hex digits are more
+		// often a checksum than a UUID.
+		if t := trim(s); len(t) != 36 || t[8] != '-' || t[13] != '-' || t[18] != '-' || t[23] != '-' {
+			return errors.New("not a dashed UUID")
 		}
 		_, err := parseUUID(s)
 		return err
