@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"reflect"
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
+	"github.com/paulmach/orb"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/granaryhq/granary/convert"
+	"github.com/granaryhq/granary/geo"
 	datasetsv1 "github.com/granaryhq/granary/proto/gen/datasets/v1"
 	tileboxv1 "github.com/granaryhq/granary/proto/gen/tilebox/v1"
 	"github.com/granaryhq/granary/schema"
@@ -129,6 +132,13 @@ type queryConfig struct {
 	collections []uuid.UUID
 	skipData    bool
 	pageSize    int64
+	spatial     *spatialConfig
+}
+
+type spatialConfig struct {
+	geometry orb.Geometry
+	mode     geo.Mode
+	cs       geo.CoordSystem
 }
 
 // WithTemporalExtent selects by time (a TimeInterval) or by ID (an IDInterval).
@@ -147,6 +157,90 @@ func WithTemporalExtent[E TimeInterval | IDInterval](e E) QueryOption {
 // the dataset's).
 func WithCollections(ids ...uuid.UUID) QueryOption {
 	return func(q *queryConfig) { q.collections = append(q.collections, ids...) }
+}
+
+// WithSpatialExtent keeps the datapoints whose geometry intersects g
+// (touching counts), with straight edges in lon/lat; datapoints without
+// geometry never match. It needs a spatiotemporal dataset. It is
+// WithSpatialFilter(g, geo.Intersects, geo.Cartesian).
+//
+// The server cuts g at the antimeridian (RFC 7946), so an edge always runs
+// the short way round: a polygon from 170°E to 170°W covers the 20° across
+// the Pacific. An orb.Bound is a lon/lat box, across the antimeridian when
+// Min[0] > Max[0] (west > east, as geo.BBoxPolygon reads it); it is sent
+// with a vertex every degree along its edges, so that a box wider than 180°
+// means what it says, and on the sphere its edges follow the parallels.
+func WithSpatialExtent(g orb.Geometry) QueryOption {
+	return WithSpatialFilter(g, geo.Intersects, geo.Cartesian)
+}
+
+// WithSpatialFilter keeps the datapoints whose geometry matches g: with
+// geo.Intersects those that share a point with g, with geo.Contains those
+// that lie entirely inside it (boundary included). geo.Cartesian reads
+// edges as straight lines in lon/lat, geo.Spherical as great circles.
+// Geometries are read as WithSpatialExtent describes.
+func WithSpatialFilter(g orb.Geometry, mode geo.Mode, cs geo.CoordSystem) QueryOption {
+	return func(q *queryConfig) { q.spatial = &spatialConfig{geometry: g, mode: mode, cs: cs} }
+}
+
+// filter is the request's form of the spatial filter.
+func (c *spatialConfig) filter() (*datasetsv1.SpatialFilter, error) {
+	g := c.geometry
+	if b, ok := g.(orb.Bound); ok {
+		g = densifyBox(geo.BBoxPolygon(b.Min[0], b.Min[1], b.Max[0], b.Max[1]))
+	}
+	wkb, err := geo.MarshalWKB(g)
+	if err != nil {
+		return nil, fmt.Errorf("spatial filter: %w", err)
+	}
+	f := &datasetsv1.SpatialFilter{Geometry: &datasetsv1.Geometry{Wkb: wkb}}
+	switch c.mode {
+	case geo.Intersects:
+		f.Mode = datasetsv1.SpatialFilterMode_SPATIAL_FILTER_MODE_INTERSECTS
+	case geo.Contains:
+		f.Mode = datasetsv1.SpatialFilterMode_SPATIAL_FILTER_MODE_CONTAINS
+	default:
+		return nil, fmt.Errorf("spatial filter: unknown mode %v", c.mode)
+	}
+	switch c.cs {
+	case geo.Cartesian:
+		f.CoordinateSystem = datasetsv1.SpatialCoordinateSystem_SPATIAL_COORDINATE_SYSTEM_CARTESIAN
+	case geo.Spherical:
+		f.CoordinateSystem = datasetsv1.SpatialCoordinateSystem_SPATIAL_COORDINATE_SYSTEM_SPHERICAL
+	default:
+		return nil, fmt.Errorf("spatial filter: unknown coordinate system %v", c.cs)
+	}
+	return f, nil
+}
+
+// densifyBox puts a vertex every degree of longitude along the edges of
+// the boxes geo.BBoxPolygon makes: the planar box is the same, no edge is
+// read the other way round the globe, and on the sphere the edges follow
+// the parallels closely.
+func densifyBox(g orb.Geometry) orb.Geometry {
+	ring := func(r orb.Ring) orb.Ring {
+		var out orb.Ring
+		for i := 0; i+1 < len(r); i++ {
+			a, b := r[i], r[i+1]
+			n := max(1, int(math.Ceil(math.Abs(b[0]-a[0]))))
+			for k := range n {
+				f := float64(k) / float64(n)
+				out = append(out, orb.Point{a[0] + f*(b[0]-a[0]), a[1] + f*(b[1]-a[1])})
+			}
+		}
+		return append(out, r[len(r)-1])
+	}
+	switch g := g.(type) {
+	case orb.Polygon:
+		return orb.Polygon{ring(g[0])}
+	case orb.MultiPolygon:
+		out := make(orb.MultiPolygon, len(g))
+		for i, p := range g {
+			out[i] = orb.Polygon{ring(p[0])}
+		}
+		return out
+	}
+	return g
 }
 
 // WithSkipData returns only time, id and ingestion_time of each datapoint.
@@ -178,6 +272,14 @@ func (c *DatapointClient) Query(ctx context.Context, datasetID uuid.UUID, opts .
 		default:
 			yield(nil, errors.New("query: WithTemporalExtent is required (a TimeInterval or an IDInterval)"))
 			return
+		}
+		if qc.spatial != nil {
+			sf, err := qc.spatial.filter()
+			if err != nil {
+				yield(nil, fmt.Errorf("query: %w", err))
+				return
+			}
+			req.Filters.SpatialExtent = sf
 		}
 		if qc.pageSize > 0 {
 			req.Page = &tileboxv1.Pagination{Limit: &qc.pageSize}

@@ -9,8 +9,10 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/granaryhq/granary/convert"
+	"github.com/granaryhq/granary/geo"
 	datasetsv1 "github.com/granaryhq/granary/proto/gen/datasets/v1"
 	tileboxv1 "github.com/granaryhq/granary/proto/gen/tilebox/v1"
+	"github.com/granaryhq/granary/schema"
 	"github.com/granaryhq/granary/store"
 )
 
@@ -49,6 +51,11 @@ func (s *Service) Ingest(ctx context.Context, req *connect.Request[datasetsv1.In
 			return nil, invalid("values[%d]: %v", i, err)
 		}
 		dps[i] = store.Datapoint{ID: id, Data: canon}
+		if t.ds.Kind == schema.SpatioTemporal {
+			if dps[i].Bounds, err = ingestBounds(canon); err != nil {
+				return nil, invalid("values[%d]: geometry: %v", i, err)
+			}
+		}
 	}
 	res, err := s.st.Ingest(ctx, cID, dps, m.GetAllowExisting())
 	if err != nil {
@@ -114,7 +121,8 @@ func (s *Service) QueryByID(ctx context.Context, req *connect.Request[datasetsv1
 }
 
 // Query returns a page of datapoints in (time, id) order. next_page is set
-// only when more may follow, and then carries the last id as cursor.
+// only when more may follow, and then carries the last id as cursor. A
+// spatial_extent keeps the datapoints whose geometry matches it (spatial.go).
 func (s *Service) Query(ctx context.Context, req *connect.Request[datasetsv1.QueryRequest]) (*connect.Response[datasetsv1.QueryResultPage], error) {
 	m := req.Msg
 	t, cols, err := s.collectionsOf(ctx, m.GetDatasetId(), m.GetCollectionIds())
@@ -124,6 +132,15 @@ func (s *Service) Query(ctx context.Context, req *connect.Request[datasetsv1.Que
 	q, empty, err := idRange(m.GetFilters())
 	if err != nil {
 		return nil, err
+	}
+	var filter *geo.Filter
+	if sf := m.GetFilters().GetSpatialExtent(); sf != nil {
+		if t.ds.Kind != schema.SpatioTemporal {
+			return nil, connect.NewError(connect.CodeInvalidArgument, errTemporalSpatial)
+		}
+		if filter, q.Boxes, err = spatialFilter(sf); err != nil {
+			return nil, err
+		}
 	}
 	limit := DefaultPageSize
 	if p := m.GetPage(); p != nil {
@@ -151,7 +168,12 @@ func (s *Service) Query(ctx context.Context, req *connect.Request[datasetsv1.Que
 		return connect.NewResponse(page), nil
 	}
 	q.Collections, q.Limit, q.SkipData = cols, limit+1, m.GetSkipData()
-	dps, err := s.st.Query(ctx, q)
+	var dps []store.Datapoint
+	if filter != nil {
+		dps, err = s.querySpatial(ctx, q, filter, limit+1)
+	} else {
+		dps, err = s.st.Query(ctx, q)
+	}
 	if err != nil {
 		return nil, toConnect(err)
 	}
@@ -190,9 +212,6 @@ func idRange(f *datasetsv1.QueryFilters) (store.Query, bool, error) {
 	}
 	if len(f.GetExpressions()) > 0 {
 		return q, false, invalid("filter expressions: no field of this dataset is queryable")
-	}
-	if f.GetSpatialExtent() != nil {
-		return q, false, invalid("spatial_extent: spatial filters are not supported by this server yet")
 	}
 	ti, ii := f.GetTimeInterval(), f.GetDatapointInterval()
 	switch {

@@ -3,16 +3,21 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/paulmach/orb"
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/granaryhq/granary/convert"
 	"github.com/granaryhq/granary/datasets"
+	"github.com/granaryhq/granary/geo"
 	"github.com/granaryhq/granary/schema"
 )
 
@@ -24,25 +29,48 @@ func (a *app) queryCommand() *cobra.Command {
 		atArg       string
 		skipData    bool
 		limit       int
+		bbox        string
+		geometry    string
+		mode        string
+		spherical   bool
 	)
 	cmd := &cobra.Command{
-		Use:   "query --dataset SLUG [--collection NAME]... (--time START,END | --at TIME)",
-		Short: "Print the datapoints of a time interval or instant",
+		Use:   "query --dataset SLUG [--collection NAME]... (--time START,END | --at TIME) [--bbox W,S,E,N | --geometry WKT|@FILE [--mode intersects|contains] [--spherical]]",
+		Short: "Print the datapoints of a time interval or instant, optionally in an area",
 		Long: `Print datapoints in (time, id) order. --time START,END is half-open [START, END);
 START and END are dates (2024-01-31) or RFC 3339 times (2024-01-31T12:00:00Z,
 2024-01-31T12:00:00.123456789+02:00); times compare at millisecond precision.
 --at TIME selects one instant. Without --collection every collection is read.
+
+A spatial filter keeps the datapoints of a spatiotemporal dataset whose
+geometry intersects an area (touching counts), or with --mode contains lies
+entirely inside it; datapoints without geometry never match. The area is
+--bbox W,S,E,N in degrees (west, south, east, north; west > east runs across
+the antimeridian, e.g. --bbox 170,-10,-170,10 over the Pacific), or
+--geometry, a WKT geometry or @FILE with GeoJSON (a Geometry, Feature or
+FeatureCollection) or WKT. A polygon edge runs the short way round the globe,
+so a ring from 170°E to 170°W covers the 20° across the antimeridian. Edges are
+straight lines in lon/lat unless --spherical makes them great circles (a
+--bbox keeps its edges along the parallels either way).
 
 On a terminal the result is a table; with --json, or when the output is not a
 terminal, it is one JSON object per line keyed by field name (id as UUID string,
 times as RFC 3339 with nanoseconds, geometries as WKT, arrays as arrays).`,
 		Example: `  granary query --dataset my_org.measurements --time 2024-01-01,2024-02-01
   granary query --dataset my_org.measurements --collection 2024 --at 2024-01-05T10:00:00Z --json
-  granary query --dataset my_org.measurements --time 2024-01-01,2025-01-01 --skip-data`,
+  granary query --dataset my_org.measurements --time 2024-01-01,2025-01-01 --skip-data
+  granary query --dataset my_org.granules --time 2024-03-01,2024-04-01 --bbox 5,45,15,55
+  granary query --dataset my_org.granules --time 2024-03-01,2024-04-01 --bbox 170,-10,-170,10
+  granary query --dataset my_org.granules --time 2024-03-01,2024-04-01 --geometry 'POLYGON ((10 50, 12 50, 12 52, 10 52, 10 50))' --mode contains
+  granary query --dataset my_org.granules --time 2024-03-01,2024-04-01 --geometry @area.geojson --spherical`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if slug == "" {
 				return usagef("query needs --dataset SLUG")
+			}
+			spatial, err := spatialOption(bbox, geometry, mode, spherical, cmd.Flags().Changed("mode"))
+			if err != nil {
+				return err
 			}
 			var extent datasets.TimeInterval
 			switch {
@@ -92,6 +120,9 @@ times as RFC 3339 with nanoseconds, geometries as WKT, arrays as arrays).`,
 			if skipData {
 				opts = append(opts, datasets.WithSkipData())
 			}
+			if spatial != nil {
+				opts = append(opts, spatial)
+			}
 			if limit > 0 {
 				opts = append(opts, datasets.WithPageSize(min(limit, 8192)))
 			}
@@ -130,7 +161,87 @@ times as RFC 3339 with nanoseconds, geometries as WKT, arrays as arrays).`,
 	f.StringVar(&atArg, "at", "", "a single instant")
 	f.BoolVar(&skipData, "skip-data", false, "print only time, id and ingestion_time")
 	f.IntVar(&limit, "limit", 0, "print at most N datapoints")
+	f.StringVar(&bbox, "bbox", "", "keep datapoints in the box W,S,E,N (degrees; W > E crosses the antimeridian)")
+	f.StringVar(&geometry, "geometry", "", "keep datapoints in this area: WKT, or @FILE with GeoJSON or WKT")
+	f.StringVar(&mode, "mode", "intersects", "spatial relation: intersects or contains")
+	f.BoolVar(&spherical, "spherical", false, "spatial filter with great-circle edges (default: straight in lon/lat)")
 	return cmd
+}
+
+// spatialOption turns the spatial flags into a query option (nil without
+// --bbox or --geometry).
+func spatialOption(bbox, geometry, mode string, spherical, modeSet bool) (datasets.QueryOption, error) {
+	if bbox == "" && geometry == "" {
+		if modeSet || spherical {
+			return nil, usagef("--mode and --spherical need --bbox or --geometry")
+		}
+		return nil, nil
+	}
+	if bbox != "" && geometry != "" {
+		return nil, usagef("give either --bbox or --geometry, not both")
+	}
+	var m geo.Mode
+	switch strings.ToLower(mode) {
+	case "intersects":
+		m = geo.Intersects
+	case "contains":
+		m = geo.Contains
+	default:
+		return nil, usagef("--mode wants intersects or contains, got %q", mode)
+	}
+	cs := geo.Cartesian
+	if spherical {
+		cs = geo.Spherical
+	}
+	var g orb.Geometry
+	if bbox != "" {
+		b, err := parseBBox(bbox)
+		if err != nil {
+			return nil, usagef("--bbox: %v", err)
+		}
+		g = b
+	} else {
+		text, what := []byte(geometry), "--geometry"
+		if name, ok := strings.CutPrefix(geometry, "@"); ok {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				return nil, err
+			}
+			text, what = b, "--geometry "+geometry
+		}
+		var err error
+		if g, err = geo.Parse(text); err != nil {
+			return nil, usagef("%s: %v", what, err)
+		}
+	}
+	return datasets.WithSpatialFilter(g, m, cs), nil
+}
+
+// parseBBox reads W,S,E,N. West > east is a box across the antimeridian,
+// kept as an orb.Bound with Min[0] > Max[0] (see datasets.WithSpatialExtent).
+func parseBBox(s string) (orb.Bound, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 4 {
+		return orb.Bound{}, fmt.Errorf("want W,S,E,N (4 numbers), got %q", s)
+	}
+	var v [4]float64
+	for i, p := range parts {
+		x, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return orb.Bound{}, fmt.Errorf("%q is not a number", strings.TrimSpace(p))
+		}
+		v[i] = x
+	}
+	w, south, e, n := v[0], v[1], v[2], v[3]
+	switch {
+	case w < -180 || w > 180 || e < -180 || e > 180:
+		return orb.Bound{}, fmt.Errorf("longitudes must be in [-180, 180], got %v and %v", w, e)
+	case south < -90 || n > 90:
+		return orb.Bound{}, fmt.Errorf("latitudes must be in [-90, 90], got %v and %v", south, n)
+	case south > n:
+		return orb.Bound{}, fmt.Errorf("south %v is north of north %v", south, n)
+	}
+	return orb.Bound{Min: orb.Point{w, south}, Max: orb.Point{e, n}}, nil
 }
 
 // rowWriter prints datapoints as a table or as JSON lines.

@@ -49,13 +49,19 @@ func idOrder(n int, id func(int) *store.ID) []int {
 var emptyData = []byte{}
 
 // Ingest writes dps into a collection in one transaction, in ID order so
-// that the B-tree is written sequentially; results are in input order.
+// that the B-tree is written sequentially; results are in input order. The
+// Bounds of new datapoints go into the spatial index in the same
+// transaction, and so do those of existing datapoints that have no boxes
+// yet (see boxWriter.backfill).
 func (s *Store) Ingest(ctx context.Context, collection uuid.UUID, dps []store.Datapoint, allowExisting bool) (store.IngestResult, error) {
 	if len(dps) == 0 {
 		if _, err := collectionPK(ctx, s.r, collection); err != nil {
 			return store.IngestResult{}, fmt.Errorf("ingest: %w", err)
 		}
 		return store.IngestResult{Existing: []bool{}}, nil
+	}
+	if err := checkBounds(dps); err != nil {
+		return store.IngestResult{}, fmt.Errorf("ingest into collection %s: %w", collection, err)
 	}
 	order := idOrder(len(dps), func(i int) *store.ID { return &dps[i].ID })
 	now := time.Now().UnixNano()
@@ -68,6 +74,7 @@ func (s *Store) Ingest(ctx context.Context, collection uuid.UUID, dps []store.Da
 			return err
 		}
 		ins := tx.StmtContext(ctx, s.insertDP)
+		bw := boxWriter{ctx: ctx, tx: tx, s: s, pk: pk}
 		for n, i := range order {
 			if n%ctxCheckEvery == 0 {
 				if err := ctx.Err(); err != nil {
@@ -79,17 +86,36 @@ func (s *Store) Ingest(ctx context.Context, collection uuid.UUID, dps []store.Da
 			if data == nil {
 				data = emptyData
 			}
-			res, err := ins.Exec(pk, dp.ID[:], now, data)
+			var rid, nb any // NULL without geometry
+			if len(dp.Bounds) > 0 {
+				r, err := bw.rid()
+				if err != nil {
+					return err
+				}
+				rid, nb = r, len(boxes(dp.Bounds))
+			}
+			res, err := ins.Exec(pk, dp.ID[:], now, data, rid, nb)
 			if err != nil {
 				return fmt.Errorf("datapoint %s: %w", dp.ID, err)
 			}
-			if k, err := res.RowsAffected(); err != nil {
+			k, err := res.RowsAffected()
+			if err != nil {
 				return err
-			} else if k == 0 {
+			}
+			if k == 0 {
 				existing[i] = true
 				exists = append(exists, i)
+				if rid != nil && allowExisting {
+					err = bw.backfill(dp)
+				}
 			} else {
 				created++
+				if rid != nil {
+					err = bw.add(dp)
+				}
+			}
+			if err != nil {
+				return err
 			}
 		}
 		if len(exists) > 0 && !allowExisting {
@@ -104,8 +130,11 @@ func (s *Store) Ingest(ctx context.Context, collection uuid.UUID, dps []store.Da
 			}
 			return &store.ExistsError{IDs: ids}
 		}
-		if created > 0 {
-			_, err = tx.ExecContext(ctx, "UPDATE collections SET n = n + ? WHERE pk = +?", created, pk)
+		if err := bw.finish(); err != nil {
+			return err
+		}
+		if created > 0 || bw.indexed > 0 {
+			_, err = tx.ExecContext(ctx, "UPDATE collections SET n = n + ?, spatial = spatial + ? WHERE pk = +?", created, bw.indexed, pk)
 		}
 		return err
 	})
@@ -132,11 +161,18 @@ func (s *Store) Delete(ctx context.Context, collection uuid.UUID, ids []store.ID
 	var deleted int64
 	var missing []int
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		pk, err := collectionPK(ctx, tx, collection)
-		if err != nil {
+		var pk, spatial int64
+		if err := tx.QueryRowContext(ctx, "SELECT pk, spatial FROM collections WHERE id = +?", collection[:]).Scan(&pk, &spatial); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("collection %s: %w", collection, store.ErrNotFound)
+			}
 			return err
 		}
 		del := tx.StmtContext(ctx, s.deleteDP)
+		var bd *boxDeleter // only where some datapoint has boxes
+		if spatial > 0 {
+			bd = newBoxDeleter(ctx, tx, s)
+		}
 		for n, i := range order {
 			if n%ctxCheckEvery == 0 {
 				if err := ctx.Err(); err != nil {
@@ -146,13 +182,20 @@ func (s *Store) Delete(ctx context.Context, collection uuid.UUID, ids []store.ID
 			if n > 0 && ids[order[n-1]] == ids[i] {
 				continue // repeated
 			}
-			res, err := del.Exec(pk, ids[i][:])
+			var k int64
+			var err error
+			if bd != nil {
+				k, err = bd.delete(pk, &ids[i])
+			} else {
+				var res sql.Result
+				if res, err = del.Exec(pk, ids[i][:]); err == nil {
+					k, err = res.RowsAffected()
+				}
+			}
 			if err != nil {
 				return fmt.Errorf("datapoint %s: %w", ids[i], err)
 			}
-			if k, err := res.RowsAffected(); err != nil {
-				return err
-			} else if k == 0 {
+			if k == 0 {
 				missing = append(missing, i)
 			} else {
 				deleted++
@@ -166,9 +209,14 @@ func (s *Store) Delete(ctx context.Context, collection uuid.UUID, ids []store.ID
 			}
 			return me
 		}
-		if deleted > 0 {
-			_, err = tx.ExecContext(ctx, "UPDATE collections SET n = n - ? WHERE pk = +?", deleted, pk)
+		if deleted == 0 {
+			return nil
 		}
+		var removed int64
+		if bd != nil {
+			removed = bd.removed
+		}
+		_, err := tx.ExecContext(ctx, "UPDATE collections SET n = n - ?, spatial = spatial - ? WHERE pk = +?", deleted, removed, pk)
 		return err
 	})
 	if err != nil {
@@ -326,11 +374,15 @@ func (s *Store) readRows(ctx context.Context, query string, from, to store.ID, l
 // Query returns the datapoints of q.Collections with IDs in [q.From, q.To]
 // in ascending ID order, at most q.Limit of them (no limit when Limit ≤ 0).
 // SkipData is ignored: the full data is returned, since cutting it in SQL
-// saves only ~2% of a scan (benchmarks/sqlitedriver).
+// saves only ~2% of a scan (benchmarks/sqlitedriver). With Boxes the
+// spatial index answers (spatial.go).
 func (s *Store) Query(ctx context.Context, q store.Query) ([]store.Datapoint, error) {
 	cols := uniqueIDs(q.Collections)
 	if len(cols) == 0 {
 		return nil, nil
+	}
+	if len(q.Boxes) > 0 {
+		return s.querySpatial(ctx, q, cols)
 	}
 	limit := int64(-1)
 	if q.Limit > 0 {

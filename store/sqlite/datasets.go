@@ -305,6 +305,9 @@ func (s *Store) Datasets(ctx context.Context) ([]*schema.Dataset, error) {
 // DeleteDataset removes a dataset with its collections and datapoints.
 func (s *Store) DeleteDataset(ctx context.Context, id uuid.UUID) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(deleteBoxesSQL, "SELECT pk FROM collections WHERE dataset_id = ?1 AND spatial > 0"), id[:]); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM datapoints WHERE collection IN (SELECT pk FROM collections WHERE dataset_id = ?)`, id[:]); err != nil {
 			return err
 		}
@@ -434,6 +437,9 @@ func (s *Store) DeleteCollection(ctx context.Context, id uuid.UUID) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		pk, err := collectionPK(ctx, tx, id)
 		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(deleteBoxesSQL, "SELECT pk FROM collections WHERE pk = ?1 AND spatial > 0"), pk); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM datapoints WHERE collection = ?", pk); err != nil {

@@ -56,6 +56,35 @@ CREATE TABLE datapoints (
 	PRIMARY KEY (collection, id)
 ) WITHOUT ROWID;
 `,
+	// 2: the spatial index.
+	`
+-- One R*Tree row per box of a datapoint's Bounds: longitude and latitude in
+-- degrees, and the datapoint's time (from its ID) in days since
+-- 2000-01-01, so that a query over a time interval prunes by time as well
+-- as by place. Days keep a degree and a day of similar weight in the
+-- R*Tree's split heuristics for satellite footprints. Coordinates are
+-- 32-bit floats that SQLite rounds outward, so a stored box only grows and
+-- the index stays a correct prefilter. collection and id (auxiliary
+-- columns, not indexed) lead from a box to its datapoint.
+CREATE VIRTUAL TABLE spatial USING rtree(rid, min_lon, max_lon, min_lat, max_lat, min_t, max_t, +collection INTEGER, +id BLOB);
+
+-- A datapoint has one box, or two (rids rid and rid+1) when it was split at
+-- the antimeridian; rid and boxes are NULL without geometry. Deletes find
+-- the boxes by rid.
+ALTER TABLE datapoints ADD COLUMN rid INTEGER;
+ALTER TABLE datapoints ADD COLUMN boxes INTEGER;
+
+-- spatial counts the collection's datapoints that have boxes (kept by
+-- Ingest and Delete like n), so that deleting from a collection without
+-- any costs what it did before: looking up each datapoint's rid costs
+-- ~2.5 times a plain delete, and an AFTER DELETE trigger ~1.6 times, even
+-- where no datapoint has geometry.
+ALTER TABLE collections ADD COLUMN spatial INTEGER NOT NULL DEFAULT 0;
+
+-- The next free rid, advanced by Ingest in its write transaction.
+CREATE TABLE spatial_next (rid INTEGER NOT NULL);
+INSERT INTO spatial_next (rid) VALUES (1);
+`,
 }
 
 // SchemaVersion is the schema version this code writes.

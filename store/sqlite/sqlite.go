@@ -2,7 +2,7 @@
 // github.com/mattn/go-sqlite3 (cgo). The cgo driver won a benchmark against
 // the pure-Go modernc.org/sqlite on the store's workload (bulk inserts,
 // point lookups, range scans; see benchmarks/sqlitedriver) and has the
-// R*Tree module compiled in for the spatial prefilter.
+// R*Tree module compiled in for the spatial prefilter (spatial.go).
 //
 // The file is opened in WAL mode with synchronous=NORMAL, so readers never
 // block the writer and a commit costs no fsync until checkpoint (a power
@@ -47,6 +47,11 @@ type Store struct {
 
 	insertDP *sql.Stmt
 	deleteDP *sql.Stmt
+	// The spatial index (spatial.go).
+	insertBox       *sql.Stmt
+	setBoxes        *sql.Stmt
+	deleteSpatialDP *sql.Stmt
+	deleteBox       *sql.Stmt
 
 	closeOnce sync.Once
 	closeErr  error
@@ -125,11 +130,25 @@ func Open(path string, opts ...Option) (*Store, error) {
 
 	// ON CONFLICT DO NOTHING reports an existing ID as 0 rows affected, so
 	// one pass both writes and finds the existing IDs.
-	if s.insertDP, err = s.w.PrepareContext(ctx, `INSERT INTO datapoints (collection, id, ingestion_time, data)
-		VALUES (?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`); err != nil {
+	if s.insertDP, err = s.w.PrepareContext(ctx, `INSERT INTO datapoints (collection, id, ingestion_time, data, rid, boxes)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (collection, id) DO NOTHING`); err != nil {
 		return fail(err)
 	}
 	if s.deleteDP, err = s.w.PrepareContext(ctx, `DELETE FROM datapoints WHERE collection = +? AND id = +?`); err != nil {
+		return fail(err)
+	}
+	if s.insertBox, err = s.w.PrepareContext(ctx, `INSERT INTO spatial (rid, min_lon, max_lon, min_lat, max_lat, min_t, max_t, collection, id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
+		return fail(err)
+	}
+	if s.setBoxes, err = s.w.PrepareContext(ctx, `UPDATE datapoints SET rid = ?, boxes = ?
+		WHERE collection = +? AND id = +? AND rid IS NULL`); err != nil {
+		return fail(err)
+	}
+	if s.deleteSpatialDP, err = s.w.PrepareContext(ctx, `DELETE FROM datapoints WHERE collection = +? AND id = +? RETURNING rid, boxes`); err != nil {
+		return fail(err)
+	}
+	if s.deleteBox, err = s.w.PrepareContext(ctx, `DELETE FROM spatial WHERE rid = +?`); err != nil {
 		return fail(err)
 	}
 	return s, nil
@@ -185,7 +204,7 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		var errs []error
-		for _, st := range []*sql.Stmt{s.insertDP, s.deleteDP} {
+		for _, st := range []*sql.Stmt{s.insertDP, s.deleteDP, s.insertBox, s.setBoxes, s.deleteSpatialDP, s.deleteBox} {
 			if st != nil {
 				errs = append(errs, st.Close())
 			}

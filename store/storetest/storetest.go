@@ -10,7 +10,11 @@
 // Query with Limit ≤ 0 has no limit; Query and Get over an unknown
 // collection fail with ErrNotFound; a Query whose From is after To, or
 // that names no collection, is empty; Delete counts a repeated ID once;
-// Collections lists by name and Datasets by slug.
+// Collections lists by name and Datasets by slug. Query with Boxes returns
+// exactly the datapoints one of whose Bounds intersects one of the boxes
+// (edges touching count), each once, with the order, limit and errors of a
+// plain Query (spatial.go); the suite's coordinates are exact in 32-bit
+// floats, so a store may keep boxes as such, rounded outward.
 package storetest
 
 import (
@@ -109,6 +113,14 @@ var tests = []struct {
 	{"Query/SkipData", testQuerySkipData},
 	{"Get", testGet},
 	{"CollectionStats", testStats},
+	{"Spatial/Prefilter", testSpatialPrefilter},
+	{"Spatial/Randomized", testSpatialRandomized},
+	{"Spatial/Paging", testSpatialPaging},
+	{"Spatial/EmptyAndUnknown", testSpatialEmpty},
+	{"Spatial/Delete", testSpatialDelete},
+	{"Spatial/DeleteCollectionAndDataset", testSpatialDeleteCollection},
+	{"Spatial/AllowExisting", testSpatialAllowExisting},
+	{"Spatial/FailedIngestIndexesNothing", testSpatialRollback},
 }
 
 // --- helpers ---
