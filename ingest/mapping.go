@@ -102,7 +102,8 @@ type Stats struct {
 	RingsRewound    int64
 }
 
-func (s *Stats) add(o Stats) {
+// Add adds o to s, e.g. to total the stats of several files.
+func (s *Stats) Add(o Stats) {
 	s.Rows += o.Rows
 	s.Padding += o.Padding
 	s.NullElements += o.NullElements
@@ -473,7 +474,7 @@ func (m *Mapper) Map(b Batch) (out arrow.RecordBatch, err error) {
 	}
 	cols = nil
 	st.Rows = int64(n)
-	m.stats.add(st)
+	m.stats.Add(st)
 	return out, nil
 }
 

@@ -100,7 +100,7 @@ $GRANARY_STORE names another.`,
 	pf.BoolVar(&a.json, "json", false, "print JSON instead of text")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print only errors and results")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(a.datasetCommand(), a.collectionCommand(), a.ingestCommand(), a.queryCommand(), a.deleteCommand(), a.geoCommand(), a.schemaCommand(), a.serveCommand())
+	root.AddCommand(a.datasetCommand(), a.collectionCommand(), a.ingestCommand(), a.queryCommand(), a.deleteCommand(), a.geoCommand(), a.schemaCommand(), a.serveCommand(), a.copyCommand(), a.convertCommand())
 	return root
 }
 

@@ -217,8 +217,20 @@ func TestIngestMappingFlags(t *testing.T) {
 
 func TestSpatioTemporal(t *testing.T) {
 	dir := workdir(t)
-	mustRun(t, dir, "ingest", "--schema", "granules.yaml", "--dataset", "my_org.granules", "--collection", "modis", "granules.csv")
+	sum := jsonLines(t, mustRun(t, dir, "ingest", "--json", "--schema", "granules.yaml", "--dataset", "my_org.granules", "--collection", "modis", "granules.csv"))
+	if sum[0]["geometries_split"] != 1.0 {
+		t.Fatalf("summary %v: want the Pacific granule split at the antimeridian", sum[0])
+	}
 	rows := jsonLines(t, mustRun(t, dir, "query", "--dataset", "my_org.granules", "--time", "2024-03-01,2024-03-02"))
+	if g, _ := rows[1]["geometry"].(string); !strings.HasPrefix(g, "MULTIPOLYGON") {
+		t.Fatalf("crossing granule stored as %v", rows[1]["geometry"])
+	}
+	// Kept as given on request, into another collection: a different geometry, so a different ID.
+	mustRun(t, dir, "ingest", "--no-antimeridian-fix", "--dataset", "my_org.granules", "--collection", "raw", "granules.csv")
+	raw := jsonLines(t, mustRun(t, dir, "query", "--dataset", "my_org.granules", "--collection", "raw", "--time", "2024-03-01,2024-03-02"))
+	if g, _ := raw[1]["geometry"].(string); !strings.HasPrefix(g, "POLYGON((170 -10") || raw[1]["id"] == rows[1]["id"] || raw[0]["id"] != rows[0]["id"] {
+		t.Fatalf("unfixed: %v (%v vs %v)", raw[1]["geometry"], raw[1]["id"], rows[1]["id"])
+	}
 	if len(rows) != 3 {
 		t.Fatalf("%d rows", len(rows))
 	}

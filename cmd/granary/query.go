@@ -29,6 +29,7 @@ func (a *app) queryCommand() *cobra.Command {
 		atArg       string
 		skipData    bool
 		limit       int
+		exp         exportFlags
 		bbox        string
 		geometry    string
 		mode        string
@@ -126,6 +127,9 @@ times as RFC 3339 with nanoseconds, geometries as WKT, arrays as arrays).`,
 			if limit > 0 {
 				opts = append(opts, datasets.WithPageSize(min(limit, 8192)))
 			}
+			if exp.output != "" {
+				return a.exportQuery(ctx, c, ds, opts, skipData, limit, &exp)
+			}
 			fields := ds.Schema.Fields
 			if skipData {
 				fields = fields[:3]
@@ -161,6 +165,7 @@ times as RFC 3339 with nanoseconds, geometries as WKT, arrays as arrays).`,
 	f.StringVar(&atArg, "at", "", "a single instant")
 	f.BoolVar(&skipData, "skip-data", false, "print only time, id and ingestion_time")
 	f.IntVar(&limit, "limit", 0, "print at most N datapoints")
+	exp.add(f, true)
 	f.StringVar(&bbox, "bbox", "", "keep datapoints in the box W,S,E,N (degrees; W > E crosses the antimeridian)")
 	f.StringVar(&geometry, "geometry", "", "keep datapoints in this area: WKT, or @FILE with GeoJSON or WKT")
 	f.StringVar(&mode, "mode", "intersects", "spatial relation: intersects or contains")
