@@ -6,6 +6,7 @@
 package datasets
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,7 +18,6 @@ import (
 	"github.com/granaryhq/granary/proto/gen/datasets/v1/datasetsv1connect"
 	"github.com/granaryhq/granary/service"
 	"github.com/granaryhq/granary/store"
-	"github.com/granaryhq/granary/store/sqlite"
 )
 
 // DefaultStorePath is where the embedded store lives unless told otherwise.
@@ -65,7 +65,8 @@ type ClientOption func(*config)
 // of st: Client.Close does not close it.
 func WithStore(st store.Store) ClientOption { return func(c *config) { c.store = st } }
 
-// WithStorePath opens the embedded store file at path (created if missing).
+// WithStorePath opens the store at path: an embedded SQLite file (created
+// if missing), or a PostgreSQL database for a postgres:// URL.
 func WithStorePath(path string) ClientOption { return func(c *config) { c.storePath = path } }
 
 // WithAPI uses api directly, e.g. connect clients of a remote server.
@@ -104,8 +105,8 @@ func NewClient(opts ...ClientOption) (*Client, error) {
 				path = DefaultStorePath
 			}
 			var err error
-			if st, err = sqlite.Open(path); err != nil {
-				return nil, fmt.Errorf("open store %s: %w", path, err)
+			if st, err = OpenStore(context.Background(), path); err != nil {
+				return nil, fmt.Errorf("open store %s: %w", StoreName(path), err)
 			}
 			closer = st
 		}

@@ -14,8 +14,9 @@ import (
 	"github.com/granaryhq/granary/datasets/backendtest"
 )
 
-// TestBackends runs the backend suite against the embedded store and a
-// server on a loopback port reached with the remote client.
+// TestBackends runs the backend suite against the embedded store, a
+// PostgreSQL store, and a server on a loopback port reached with the
+// remote client.
 func TestBackends(t *testing.T) {
 	for _, b := range []struct {
 		name      string
@@ -23,6 +24,7 @@ func TestBackends(t *testing.T) {
 	}{
 		{"embedded", backendtest.Embedded},
 		{"remote", backendtest.Remote},
+		{"postgres", backendtest.Postgres},
 	} {
 		t.Run(b.name, func(t *testing.T) { backendtest.Run(t, b.newClient) })
 	}

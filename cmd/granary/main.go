@@ -95,7 +95,7 @@ $GRANARY_STORE names another.`,
 		},
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.storePath, "store", "", "store to use: a SQLite file path or a server URL (http://HOST:PORT) (default $GRANARY_STORE or ./granary.db)")
+	pf.StringVar(&a.storePath, "store", "", "store to use: a SQLite file path, a PostgreSQL URL (postgres://...) or a server URL (http://HOST:PORT) (default $GRANARY_STORE or ./granary.db)")
 	pf.StringVar(&a.apiKey, "api-key", "", "API key for a server store (default $GRANARY_API_KEY, $TILEBOX_API_KEY)")
 	pf.BoolVar(&a.json, "json", false, "print JSON instead of text")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print only errors and results")

@@ -13,7 +13,6 @@ import (
 	"github.com/granaryhq/granary/datasets"
 	"github.com/granaryhq/granary/server"
 	"github.com/granaryhq/granary/service"
-	"github.com/granaryhq/granary/store/sqlite"
 )
 
 func (a *app) serveCommand() *cobra.Command {
@@ -96,9 +95,9 @@ accepting calls and lets the ones in flight finish (up to --shutdown-timeout).`,
 			if datasets.IsURL(path) {
 				return usagef("serve needs a store file, not the server %s", path)
 			}
-			st, err := sqlite.Open(path)
+			st, err := datasets.OpenStore(cmd.Context(), path)
 			if err != nil {
-				return fmt.Errorf("open store %s: %w", path, err)
+				return fmt.Errorf("open store %s: %w", datasets.StoreName(path), err)
 			}
 			defer st.Close()
 			srv := server.New(service.New(st, service.WithLogger(a.log)), opts...)
@@ -117,7 +116,7 @@ accepting calls and lets the ones in flight finish (up to --shutdown-timeout).`,
 			if noAuth {
 				auth = "no auth"
 			}
-			fmt.Fprintf(a.stderr, "granary: listening on %s://%s (store %s, %s)\n", scheme, ln.Addr(), path, auth)
+			fmt.Fprintf(a.stderr, "granary: listening on %s://%s (store %s, %s)\n", scheme, ln.Addr(), datasets.StoreName(path), auth)
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM)
 			defer stop()
 			if err := srv.Serve(ctx, ln); err != nil {

@@ -11,6 +11,8 @@ import (
 	"github.com/granaryhq/granary/datasets"
 	"github.com/granaryhq/granary/server"
 	"github.com/granaryhq/granary/service"
+	"github.com/granaryhq/granary/store/postgres"
+	"github.com/granaryhq/granary/store/postgres/pgtest"
 	"github.com/granaryhq/granary/store/sqlite"
 )
 
@@ -79,4 +81,21 @@ func (s *Server) Client(t testing.TB, opts ...datasets.ClientOption) *datasets.C
 func Remote(t *testing.T) *datasets.Client {
 	t.Helper()
 	return StartServer(t).Client(t)
+}
+
+// Postgres returns a client of a PostgreSQL store in a fresh schema of the
+// test database ($GRANARY_TEST_POSTGRES; skipped without one, except on CI).
+func Postgres(t *testing.T) *datasets.Client {
+	t.Helper()
+	url := pgtest.URL(t)
+	st, err := postgres.Open(t.Context(), url, postgres.WithSchema(pgtest.Schema(t, url)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := datasets.NewClient(datasets.WithStore(st))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); st.Close() })
+	return c
 }
