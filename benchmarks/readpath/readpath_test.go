@@ -223,4 +223,3 @@ func naiveMessage(md protoreflect.MessageDescriptor, ds *schema.Dataset, rec arr
 	}
 	return m
 }
-
