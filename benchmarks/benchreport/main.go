@@ -33,6 +33,12 @@ type ratio struct {
 var ratios = []ratio{
 	{"readpath", "Granary", "DecodeFloor", "our read→map→encode→ID path / decode floor", "≤ 1.5 (stretch 1.3)"},
 	{"readpath", "Naive", "Granary", "naive dynamic-message path / our path", "≥ 20"},
+	{"pipeline", "IngestEndToEnd", "StoreFloor", "end-to-end ingest / the store's bulk-insert floor", "≤ 1.15"},
+	{"pipeline", "TileboxStyle", "IngestEndToEnd", "tilebox-go-style ingest / ours", "report"},
+	{"pipeline", "ExportGeoParquet", "ExportReadBack", "export to GeoParquet / reading it back", "report"},
+	{"server", "Ingest/loopback_http1", "Ingest/embedded", "ingest over loopback (HTTP/1.1) / embedded", "report"},
+	{"server", "Ingest/loopback_h2c", "Ingest/embedded", "ingest over loopback (h2c) / embedded", "report"},
+	{"server", "Query/loopback_http1/data", "Query/embedded/data", "query over loopback / embedded", "report"},
 }
 
 func main() {

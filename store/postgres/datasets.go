@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -19,52 +18,6 @@ type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// fieldJSON is how a schema.Field is kept in datasets.fields (the same
-// shape as the embedded store's). Types are stored by name, which stays
-// fixed even if the Go enums grow.
-type fieldJSON struct {
-	Name        string `json:"name"`
-	Type        string `json:"type"`
-	Array       bool   `json:"array,omitempty"`
-	Description string `json:"description,omitempty"`
-	Example     string `json:"example,omitempty"`
-	Number      int32  `json:"number"`
-}
-
-func encodeFields(fs []schema.Field) (string, error) {
-	var out []fieldJSON
-	if fs != nil {
-		out = make([]fieldJSON, 0, len(fs))
-	}
-	for _, f := range fs {
-		if t, err := schema.ParseType(f.Type.String()); err != nil || t != f.Type {
-			return "", fmt.Errorf("field %q: type %v cannot be stored", f.Name, f.Type)
-		}
-		out = append(out, fieldJSON{f.Name, f.Type.String(), f.Array, f.Description, f.Example, f.Number})
-	}
-	b, err := json.Marshal(out)
-	return string(b), err
-}
-
-func decodeFields(s string) ([]schema.Field, error) {
-	var in []fieldJSON
-	if err := json.Unmarshal([]byte(s), &in); err != nil {
-		return nil, err
-	}
-	if in == nil {
-		return nil, nil
-	}
-	out := make([]schema.Field, len(in))
-	for i, f := range in {
-		t, err := schema.ParseType(f.Type)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = schema.Field{Name: f.Name, Type: t, Array: f.Array, Description: f.Description, Example: f.Example, Number: f.Number}
-	}
-	return out, nil
 }
 
 // GroupID returns the ID of the group with this code name, creating the
@@ -121,7 +74,7 @@ func (s *Store) CreateDataset(ctx context.Context, d *schema.Dataset) error {
 	if _, err := schema.ParseKind(d.Kind.String()); err != nil {
 		return fmt.Errorf("create dataset %s: %w", d.Slug(), err)
 	}
-	fields, err := encodeFields(d.Fields)
+	fields, err := schema.MarshalFields(d.Fields)
 	if err != nil {
 		return fmt.Errorf("dataset %s: %w", d.Slug(), err)
 	}
@@ -178,7 +131,7 @@ func (s *Store) UpdateDataset(ctx context.Context, d *schema.Dataset, requireEmp
 	if _, err := schema.ParseKind(d.Kind.String()); err != nil {
 		return fmt.Errorf("update dataset %s: %w", d.Slug(), err)
 	}
-	fields, err := encodeFields(d.Fields)
+	fields, err := schema.MarshalFields(d.Fields)
 	if err != nil {
 		return fmt.Errorf("update dataset %s: %w", d.Slug(), err)
 	}
@@ -244,7 +197,7 @@ func scanDataset(row pgx.Row) (*schema.Dataset, error) {
 	if d.Kind, err = schema.ParseKind(kind); err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", d.Slug(), err)
 	}
-	if d.Fields, err = decodeFields(fields); err != nil {
+	if d.Fields, err = schema.UnmarshalFields(fields); err != nil {
 		return nil, fmt.Errorf("dataset %s: fields: %w", d.Slug(), err)
 	}
 	return &d, nil

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -18,51 +17,6 @@ type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// fieldJSON is how a schema.Field is kept in datasets.fields. Types and
-// kinds are stored by name, which stays fixed even if the Go enums grow.
-type fieldJSON struct {
-	Name        string `json:"name"`
-	Type        string `json:"type"`
-	Array       bool   `json:"array,omitempty"`
-	Description string `json:"description,omitempty"`
-	Example     string `json:"example,omitempty"`
-	Number      int32  `json:"number"`
-}
-
-func encodeFields(fs []schema.Field) (string, error) {
-	var out []fieldJSON
-	if fs != nil {
-		out = make([]fieldJSON, 0, len(fs))
-	}
-	for _, f := range fs {
-		if t, err := schema.ParseType(f.Type.String()); err != nil || t != f.Type {
-			return "", fmt.Errorf("field %q: type %v cannot be stored", f.Name, f.Type)
-		}
-		out = append(out, fieldJSON{f.Name, f.Type.String(), f.Array, f.Description, f.Example, f.Number})
-	}
-	b, err := json.Marshal(out)
-	return string(b), err
-}
-
-func decodeFields(s string) ([]schema.Field, error) {
-	var in []fieldJSON
-	if err := json.Unmarshal([]byte(s), &in); err != nil {
-		return nil, err
-	}
-	if in == nil {
-		return nil, nil
-	}
-	out := make([]schema.Field, len(in))
-	for i, f := range in {
-		t, err := schema.ParseType(f.Type)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = schema.Field{Name: f.Name, Type: t, Array: f.Array, Description: f.Description, Example: f.Example, Number: f.Number}
-	}
-	return out, nil
 }
 
 // GroupID returns the ID of the group with this code name, creating the
@@ -123,7 +77,7 @@ func (s *Store) CreateDataset(ctx context.Context, d *schema.Dataset) error {
 	if _, err := schema.ParseKind(d.Kind.String()); err != nil {
 		return fmt.Errorf("create dataset %s: %w", d.Slug(), err)
 	}
-	fields, err := encodeFields(d.Fields)
+	fields, err := schema.MarshalFields(d.Fields)
 	if err != nil {
 		return fmt.Errorf("dataset %s: %w", d.Slug(), err)
 	}
@@ -179,7 +133,7 @@ func (s *Store) UpdateDataset(ctx context.Context, d *schema.Dataset, requireEmp
 	if _, err := schema.ParseKind(d.Kind.String()); err != nil {
 		return fmt.Errorf("update dataset %s: %w", d.Slug(), err)
 	}
-	fields, err := encodeFields(d.Fields)
+	fields, err := schema.MarshalFields(d.Fields)
 	if err != nil {
 		return fmt.Errorf("update dataset %s: %w", d.Slug(), err)
 	}
@@ -249,7 +203,7 @@ func scanDataset(sc scanner) (*schema.Dataset, error) {
 	if d.Kind, err = schema.ParseKind(kind); err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", d.Slug(), err)
 	}
-	if d.Fields, err = decodeFields(fields); err != nil {
+	if d.Fields, err = schema.UnmarshalFields(fields); err != nil {
 		return nil, fmt.Errorf("dataset %s: fields: %w", d.Slug(), err)
 	}
 	return &d, nil
