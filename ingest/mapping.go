@@ -443,10 +443,9 @@ func (m *Mapper) Map(b Batch) (out arrow.RecordBatch, err error) {
 		}
 		if c.plan.same != nil {
 			if a := c.plan.same(src, c.dt); a != nil {
+				// A geometry column passes through only when no value needs
+				// a fix (sameGeometry checked), so fixColumn is not needed.
 				cols = append(cols, a)
-				if err := m.fixColumn(cols, c, b, &st); err != nil {
-					return nil, err
-				}
 				continue
 			}
 		}
