@@ -76,13 +76,15 @@ func WithBusyTimeout(d time.Duration) Option { return func(o *options) { o.busyT
 func WithReadConns(n int) Option { return func(o *options) { o.readConns = max(n, 1) } }
 
 // WithCacheSize sets the page cache of the writing connection in MiB
-// (default 64); each reading connection gets a quarter of it.
+// (default 16); each reading connection gets a quarter of it. A 1M-row
+// spatio-temporal ingest ran no faster with 64 MiB but peaked at 324 MB
+// RSS instead of 227 MB.
 func WithCacheSize(mib int) Option { return func(o *options) { o.cacheMiB = max(mib, 1) } }
 
 // Open opens the store in the file at path, creating the file and its
 // schema if needed and migrating an older schema.
 func Open(path string, opts ...Option) (*Store, error) {
-	o := options{busyTimeout: 30 * time.Second, readConns: 4, cacheMiB: 64}
+	o := options{busyTimeout: 30 * time.Second, readConns: 4, cacheMiB: 16}
 	for _, opt := range opts {
 		opt(&o)
 	}
