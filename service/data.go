@@ -138,7 +138,7 @@ func (s *Service) Query(ctx context.Context, req *connect.Request[datasetsv1.Que
 		if t.ds.Kind != schema.SpatioTemporal {
 			return nil, connect.NewError(connect.CodeInvalidArgument, errTemporalSpatial)
 		}
-		if filter, q.Boxes, err = spatialFilter(sf); err != nil {
+		if filter, q.Boxes, q.Spatial, err = spatialFilter(sf); err != nil {
 			return nil, err
 		}
 	}

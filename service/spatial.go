@@ -17,7 +17,10 @@ import (
 
 // Spatial queries run in two steps: the store's index narrows the ID range
 // to candidates whose bounds meet the filter's prefilter boxes, and each
-// candidate's geometry is then tested exactly with geo.Filter.Match.
+// candidate's geometry is then tested exactly with geo.Filter.Match. A
+// store that can run the exact test itself (store.Query.Spatial: PostgreSQL
+// with PostGIS, cartesian filters) returns only matches, marked
+// SpatialMatch, which are not tested again.
 
 // Candidate batches of a spatial query: at least minCandidates per store
 // call, doubling while candidates fail the exact test, up to maxCandidates
@@ -164,7 +167,9 @@ func eachPart(g orb.Geometry, fn func(orb.Bound)) {
 // EWKB (SRID 0 or 4326), the mode and the coordinate system (unspecified:
 // intersects, cartesian). geo.NewFilter fixes the geometry, so a filter
 // that runs across the antimeridian means the region it encloses.
-func spatialFilter(sf *datasetsv1.SpatialFilter) (*geo.Filter, []orb.Bound, error) {
+// It returns the exact filter, the store's prefilter boxes and the filter
+// the store may evaluate itself (store.Query.Spatial).
+func spatialFilter(sf *datasetsv1.SpatialFilter) (*geo.Filter, []orb.Bound, *store.SpatialFilter, error) {
 	var mode geo.Mode
 	switch sf.GetMode() {
 	case datasetsv1.SpatialFilterMode_SPATIAL_FILTER_MODE_UNSPECIFIED, datasetsv1.SpatialFilterMode_SPATIAL_FILTER_MODE_INTERSECTS:
@@ -172,7 +177,7 @@ func spatialFilter(sf *datasetsv1.SpatialFilter) (*geo.Filter, []orb.Bound, erro
 	case datasetsv1.SpatialFilterMode_SPATIAL_FILTER_MODE_CONTAINS:
 		mode = geo.Contains
 	default:
-		return nil, nil, invalid("spatial_extent.mode: unknown value %d", sf.GetMode())
+		return nil, nil, nil, invalid("spatial_extent.mode: unknown value %d", sf.GetMode())
 	}
 	var cs geo.CoordSystem
 	switch sf.GetCoordinateSystem() {
@@ -181,21 +186,21 @@ func spatialFilter(sf *datasetsv1.SpatialFilter) (*geo.Filter, []orb.Bound, erro
 	case datasetsv1.SpatialCoordinateSystem_SPATIAL_COORDINATE_SYSTEM_SPHERICAL:
 		cs = geo.Spherical
 	default:
-		return nil, nil, invalid("spatial_extent.coordinate_system: unknown value %d", sf.GetCoordinateSystem())
+		return nil, nil, nil, invalid("spatial_extent.coordinate_system: unknown value %d", sf.GetCoordinateSystem())
 	}
 	wkb := sf.GetGeometry().GetWkb()
 	if len(wkb) == 0 {
-		return nil, nil, invalid("spatial_extent.geometry is required (WKB or EWKB)")
+		return nil, nil, nil, invalid("spatial_extent.geometry is required (WKB or EWKB)")
 	}
 	g, err := geo.ParseWKB(wkb)
 	if err != nil {
-		return nil, nil, invalid("spatial_extent.geometry: %v", err)
+		return nil, nil, nil, invalid("spatial_extent.geometry: %v", err)
 	}
 	f, boxes, err := newFilter(g, mode, cs)
 	if err != nil {
-		return nil, nil, invalid("spatial_extent.geometry: %v", err)
+		return nil, nil, nil, invalid("spatial_extent.geometry: %v", err)
 	}
-	return f, boxes, nil
+	return f, boxes, storeFilter(g, mode, cs), nil
 }
 
 // newFilter is geo.NewFilter and its prefilter boxes, with a panic in geo
@@ -210,6 +215,25 @@ func newFilter(g orb.Geometry, mode geo.Mode, cs geo.CoordSystem) (f *geo.Filter
 		return nil, nil, err
 	}
 	return f, f.Prefilter(), nil
+}
+
+// storeFilter is the exact test for the store: the filter fixed as
+// geo.NewFilter fixes it, as WKB; nil if that fails (the store then
+// prefilters only, which is always correct).
+func storeFilter(g orb.Geometry, mode geo.Mode, cs geo.CoordSystem) *store.SpatialFilter {
+	var opts []geo.FixOption
+	if cs == geo.Cartesian {
+		opts = append(opts, geo.Flat())
+	}
+	fixed, _, err := geo.Fix(g, opts...)
+	if err != nil {
+		return nil
+	}
+	wkb, err := geo.MarshalWKB(fixed)
+	if err != nil {
+		return nil
+	}
+	return &store.SpatialFilter{Geometry: wkb, Contains: mode == geo.Contains, Spherical: cs == geo.Spherical}
 }
 
 // querySpatial returns up to want datapoints of q that match f, in ID
@@ -230,9 +254,11 @@ func (s *Service) querySpatial(ctx context.Context, q store.Query, f *geo.Filter
 			return nil, err
 		}
 		for _, c := range cands {
-			ok, err := matches(f, c.Data)
-			if err != nil {
-				return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("datapoint %s: %w", c.ID, err))
+			ok := c.SpatialMatch
+			if !ok {
+				if ok, err = matches(f, c.Data); err != nil {
+					return nil, connect.NewError(connect.CodeInternal, fmt.Errorf("datapoint %s: %w", c.ID, err))
+				}
 			}
 			if ok {
 				out = append(out, c)

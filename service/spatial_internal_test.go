@@ -79,3 +79,32 @@ func TestGeometryWKB(t *testing.T) {
 		t.Error("truncated: no error")
 	}
 }
+
+// TestStoreFilter: the filter handed to the store is the fixed geometry
+// (cut at the antimeridian for cartesian), with the mode and system.
+func TestStoreFilter(t *testing.T) {
+	g := orb.Polygon{{{170, -10}, {190, -10}, {190, 10}, {170, 10}, {170, -10}}}
+	for _, cs := range []geo.CoordSystem{geo.Cartesian, geo.Spherical} {
+		for _, mode := range []geo.Mode{geo.Intersects, geo.Contains} {
+			sf := storeFilter(g, mode, cs)
+			if sf == nil {
+				t.Fatalf("%v %v: no store filter", mode, cs)
+			}
+			if sf.Contains != (mode == geo.Contains) || sf.Spherical != (cs == geo.Spherical) {
+				t.Errorf("%v %v: store filter %+v", mode, cs, sf)
+			}
+			fixed, err := geo.ParseWKB(sf.Geometry)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b := fixed.Bound(); b.Min[0] < -180 || b.Max[0] > 180 {
+				t.Errorf("%v %v: store filter not fixed: %v", mode, cs, geo.WKT(fixed))
+			}
+			for _, p := range []orb.Point{{175, 0}, {-175, 0}} {
+				if !geo.Match(fixed, p, geo.Intersects, cs) {
+					t.Errorf("%v %v: store filter %v misses %v", mode, cs, geo.WKT(fixed), p)
+				}
+			}
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,6 +25,9 @@ import (
 	tileboxv1 "github.com/granaryhq/granary/proto/gen/tilebox/v1"
 	"github.com/granaryhq/granary/schema"
 	"github.com/granaryhq/granary/service"
+	"github.com/granaryhq/granary/store"
+	"github.com/granaryhq/granary/store/postgres"
+	"github.com/granaryhq/granary/store/postgres/pgtest"
 	"github.com/granaryhq/granary/store/sqlite"
 )
 
@@ -35,6 +39,31 @@ func spatialSetup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return spatialSetupOn(t, st)
+}
+
+// eachSpatialStore runs fn on SQLite (prefilter in the store, exact test in
+// the service) and, when $GRANARY_TEST_POSTGRES names a database, on
+// PostgreSQL (with PostGIS: cartesian filters tested in the database).
+func eachSpatialStore(t *testing.T, fn func(t *testing.T, f *fixture)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, spatialSetup(t)) })
+	if os.Getenv(pgtest.EnvURL) == "" {
+		return
+	}
+	t.Run("postgres", func(t *testing.T) {
+		url := pgtest.URL(t)
+		st, err := postgres.Open(t.Context(), url, postgres.WithSchema(pgtest.Schema(t, url)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		fn(t, spatialSetupOn(t, st))
+	})
+}
+
+// spatialSetupOn is spatialSetup on a given store.
+func spatialSetupOn(t *testing.T, st store.Store) *fixture {
+	t.Helper()
 	svc := service.New(st)
 	ctx := context.Background()
 	s, err := schema.New("", "footprints", "Footprints", schema.SpatioTemporal, []schema.Field{{Name: "name", Type: schema.String}})
@@ -306,8 +335,9 @@ func TestSpatialFilterErrors(t *testing.T) {
 // TestSpatialKnownAnswers checks hand-made footprints across the
 // antimeridian and near the poles against answers worked out by hand, in
 // both modes and both coordinate systems.
-func TestSpatialKnownAnswers(t *testing.T) {
-	f := spatialSetup(t)
+func TestSpatialKnownAnswers(t *testing.T) { eachSpatialStore(t, testSpatialKnownAnswers) }
+
+func testSpatialKnownAnswers(t *testing.T, f *fixture) {
 	// The footprints are fixed (cut at the antimeridian, closed over the
 	// pole) as the client-side ingest leaves them.
 	footprints := []struct {
@@ -397,8 +427,9 @@ func TestSpatialKnownAnswers(t *testing.T) {
 
 // TestSpatialPagination: a small limit over many candidates that pass the
 // index but fail the exact test.
-func TestSpatialPagination(t *testing.T) {
-	f := spatialSetup(t)
+func TestSpatialPagination(t *testing.T) { eachSpatialStore(t, testSpatialPagination) }
+
+func testSpatialPagination(t *testing.T, f *fixture) {
 	// Triangles whose bounding box covers the query box but whose area
 	// (x + y ≥ 3) misses it, and every 37th a small box inside it.
 	miss := mustWKB(t, orb.Polygon{{{3, 0}, {3, 3}, {0, 3}, {3, 0}}})
@@ -492,8 +523,9 @@ func randomFootprint(t testing.TB, r *rand.Rand) orb.Geometry {
 
 // TestSpatialRandomized compares the indexed query with a brute-force scan
 // that runs geo.Match on every stored footprint.
-func TestSpatialRandomized(t *testing.T) {
-	f := spatialSetup(t)
+func TestSpatialRandomized(t *testing.T) { eachSpatialStore(t, testSpatialRandomized) }
+
+func testSpatialRandomized(t *testing.T, f *fixture) {
 	r := rand.New(rand.NewPCG(3, 4))
 	const n = 3000
 	footprints := make([]orb.Geometry, n)

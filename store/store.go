@@ -45,6 +45,11 @@ type Datapoint struct {
 	// it was split at the antimeridian; nil without geometry). Stores index
 	// them for the spatial prefilter; set on ingest only.
 	Bounds []orb.Bound
+	// SpatialMatch is set by Query when the store tested the datapoint
+	// against q.Spatial exactly (and it passed): the caller need not test it
+	// again. Datapoints without it that Query returns are prefilter
+	// candidates only.
+	SpatialMatch bool
 }
 
 // Collection is a named set of datapoints inside a dataset.
@@ -90,6 +95,23 @@ type Query struct {
 	// one of the boxes (edges touching count). It is a prefilter: the exact
 	// spatial test is the caller's. Datapoints without geometry never match.
 	Boxes []orb.Bound
+	// Spatial, when set with Boxes, is the exact test behind the boxes. A
+	// store that can evaluate it (PostgreSQL with PostGIS, for the modes it
+	// supports) returns only datapoints that pass it, marked SpatialMatch;
+	// one that cannot ignores it and the Boxes prefilter alone applies.
+	Spatial *SpatialFilter
+}
+
+// SpatialFilter is an exact spatial test of datapoint geometries.
+type SpatialFilter struct {
+	// Geometry is the filter as WKB, already fixed (cut at the
+	// antimeridian, lon/lat degrees), as geo.NewFilter prepares it.
+	Geometry []byte
+	// Contains: datapoint geometries fully inside the filter (boundary
+	// included); otherwise any shared point (touching counts).
+	Contains bool
+	// Spherical: edges are great circles; otherwise straight lon/lat lines.
+	Spherical bool
 }
 
 // ExistsError lists IDs that made an ingest call with allowExisting=false fail.

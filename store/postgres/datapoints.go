@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -42,6 +43,7 @@ const createStage = `CREATE TEMP TABLE IF NOT EXISTS granary_stage (
 	id   uuid NOT NULL,
 	data bytea NOT NULL,
 	geom bytea, -- EWKB of the bounds (PostGIS mode)
+	shape bytea, -- EWKB of the geometry (PostGIS mode)
 	b1   box,   -- first box (box mode)
 	b2   box    -- second box, or the box around the rest (box mode)
 ) ON COMMIT DELETE ROWS`
@@ -50,8 +52,8 @@ const createStage = `CREATE TEMP TABLE IF NOT EXISTS granary_stage (
 // staged datapoints that it did not insert: they were stored before, or by
 // a concurrent ingest that committed first (ON CONFLICT waits for it).
 var insertSQL = map[spatialMode]string{
-	spatialPostGIS: `WITH ins AS (INSERT INTO datapoints (collection, id, ingestion_time, data, bounds)
-		SELECT $1, id, now(), data, ST_GeomFromEWKB(geom) FROM pg_temp.granary_stage
+	spatialPostGIS: `WITH ins AS (INSERT INTO datapoints (collection, id, ingestion_time, data, bounds, shape)
+		SELECT $1, id, now(), data, ST_GeomFromEWKB(geom), ST_GeomFromEWKB(shape) FROM pg_temp.granary_stage
 		ON CONFLICT (collection, id) DO NOTHING RETURNING id)
 		SELECT s.ord FROM pg_temp.granary_stage s WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = s.id)`,
 	spatialBox: `WITH ins AS (INSERT INTO datapoints (collection, id, ingestion_time, data, b1, b2)
@@ -61,12 +63,12 @@ var insertSQL = map[spatialMode]string{
 }
 
 var stageColumns = map[spatialMode]string{
-	spatialPostGIS: "ord, id, data, geom",
+	spatialPostGIS: "ord, id, data, geom, shape",
 	spatialBox:     "ord, id, data, b1, b2",
 }
 
 var directColumns = map[spatialMode]string{
-	spatialPostGIS: "collection, id, ingestion_time, data, bounds",
+	spatialPostGIS: "collection, id, ingestion_time, data, bounds, shape",
 	spatialBox:     "collection, id, ingestion_time, data, b1, b2",
 }
 
@@ -74,9 +76,10 @@ var directColumns = map[spatialMode]string{
 func (s *Store) appendBounds(buf []byte, dp *store.Datapoint) []byte {
 	switch {
 	case s.spatial == spatialPostGIS && len(dp.Bounds) > 0:
-		return appendLengthPrefixed(buf, func(b []byte) []byte { return appendEWKB(b, dp.Bounds) })
+		buf = appendLengthPrefixed(buf, func(b []byte) []byte { return appendEWKB(b, dp.Bounds) })
+		return appendShape(buf, dp.Data)
 	case s.spatial == spatialPostGIS:
-		return appendNull(buf)
+		return appendNull(appendNull(buf))
 	case len(dp.Bounds) > 1:
 		buf = appendLengthPrefixed(buf, func(b []byte) []byte { return appendBoxBinary(b, dp.Bounds[0]) })
 		return appendLengthPrefixed(buf, func(b []byte) []byte { return appendBoxBinary(b, unionBounds(dp.Bounds[1:])) })
@@ -87,11 +90,20 @@ func (s *Store) appendBounds(buf []byte, dp *store.Datapoint) []byte {
 	return appendNull(appendNull(buf))
 }
 
-func (s *Store) fieldCount(base int) int {
-	if s.spatial == spatialPostGIS {
-		return base + 1
+// appendShape appends the shape field of a COPY row: the datapoint's
+// geometry as EWKB, NULL when it has none.
+func appendShape(buf, data []byte) []byte {
+	at := len(buf)
+	buf, ok := shapeEWKB(append(buf, 0, 0, 0, 0), data)
+	if !ok {
+		return appendNull(buf[:at])
 	}
-	return base + 2
+	binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
+	return buf
+}
+
+func (s *Store) fieldCount(base int) int {
+	return base + 2 // bounds and shape, or b1 and b2
 }
 
 // directRow encodes dps[i] as a binary COPY row of the datapoints table.
@@ -384,14 +396,44 @@ func dataExpr(skipData bool) string {
 		ELSE substring(data FROM 1 FOR 2 + get_byte(data, 1)) END`
 }
 
-// spatialExpr is the Boxes filter on datapoints for query boxes whose
-// parameters start at $first.
-func (s *Store) spatialExpr(boxes, first int) string {
+// exactKind is how Query tests q.Spatial in the database.
+type exactKind int
+
+const (
+	exactNone       exactKind = iota // Boxes prefilter only
+	exactIntersects                  // ST_Intersects(shape, filter)
+	exactContains                    // ST_Covers(filter, shape)
+)
+
+// exactKind is how the store evaluates q's spatial filter.
+func (s *Store) exactKind(q *store.Query) exactKind {
+	switch {
+	case s.spatial != spatialPostGIS || len(q.Boxes) == 0 || q.Spatial == nil || q.Spatial.Spherical || len(q.Spatial.Geometry) == 0:
+		return exactNone
+	case q.Spatial.Contains:
+		return exactContains
+	}
+	return exactIntersects
+}
+
+// spatialExpr is the spatial filter on datapoints for query boxes whose
+// parameters start at $first; with an exact kind the filter geometry is
+// parameter $first+boxes, tested on shape where a row has one, and the
+// boxes apply to rows without (written before schema version 3).
+func (s *Store) spatialExpr(boxes, first int, exact exactKind) string {
 	if boxes == 0 {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString(" AND (")
+	f := first + boxes
+	switch exact {
+	case exactIntersects:
+		fmt.Fprintf(&b, " AND (ST_Intersects(shape, ST_GeomFromEWKB($%d::bytea)) OR shape IS NULL AND (", f)
+	case exactContains:
+		fmt.Fprintf(&b, " AND (ST_Covers(ST_GeomFromEWKB($%d::bytea), shape) OR shape IS NULL AND (", f)
+	default:
+		b.WriteString(" AND (")
+	}
 	for k := range boxes {
 		if k > 0 {
 			b.WriteString(" OR ")
@@ -404,6 +446,9 @@ func (s *Store) spatialExpr(boxes, first int) string {
 		}
 	}
 	b.WriteString(")")
+	if exact != exactNone {
+		b.WriteString(")")
+	}
 	return b.String()
 }
 
@@ -432,18 +477,25 @@ var readSQL sync.Map // string → string
 // UNION ALL, a primary key range scan (or a spatial index scan, as the
 // planner sees fit); PostgreSQL merges the arms in ID order (Merge Append)
 // and stops at the limit. ord, the collection's position, breaks ties.
-func (s *Store) rangeSQL(n, boxes int, skipData bool) string {
-	key := fmt.Sprint("range/", s.spatial, "/", n, "/", boxes, "/", skipData)
+//
+// The last column, exact, tells a row that passed the exact filter of an
+// exact kind from one that passed the boxes only.
+func (s *Store) rangeSQL(n, boxes int, skipData bool, exact exactKind) string {
+	key := fmt.Sprint("range/", s.spatial, "/", n, "/", boxes, "/", skipData, "/", exact)
 	if q, ok := readSQL.Load(key); ok {
 		return q.(string)
 	}
 	var b strings.Builder
-	b.WriteString("SELECT k.n, r.ord, r.id, r.ingestion_time, r.data" +
+	b.WriteString("SELECT k.n, r.ord, r.id, r.ingestion_time, r.data, r.exact" +
 		" FROM (SELECT count(*) AS n FROM collections WHERE id = ANY ($4::uuid[])) k LEFT JOIN LATERAL (")
+	exactCol := "false"
+	if exact != exactNone {
+		exactCol = "shape IS NOT NULL"
+	}
 	arm := func(i int) {
-		fmt.Fprintf(&b, "SELECT %d AS ord, id, ingestion_time, %s AS data FROM datapoints"+
+		fmt.Fprintf(&b, "SELECT %d AS ord, id, ingestion_time, %s AS data, %s AS exact FROM datapoints"+
 			" WHERE collection = (SELECT pk FROM collections WHERE id = ($4::uuid[])[%d]) AND id >= $1 AND id <= $2%s ORDER BY id LIMIT $3",
-			i, dataExpr(skipData), i+1, s.spatialExpr(boxes, 5))
+			i, dataExpr(skipData), exactCol, i+1, s.spatialExpr(boxes, 5, exact))
 	}
 	if n == 1 {
 		arm(0)
@@ -466,7 +518,9 @@ func (s *Store) rangeSQL(n, boxes int, skipData bool) string {
 // Query returns the datapoints of q.Collections with IDs in [q.From, q.To]
 // in ascending ID order, at most q.Limit of them (no limit when Limit ≤ 0),
 // keeping only those with a bound that intersects one of q.Boxes when set.
-// With SkipData the data is cut to its leading time field.
+// With PostGIS and a cartesian q.Spatial, rows that keep their geometry
+// (shape) are tested exactly instead and come back marked SpatialMatch;
+// see shape.go. With SkipData the data is cut to its leading time field.
 //
 // The statement is planned for its parameters on every call (an unnamed
 // prepared statement): a generic plan cannot tell a narrow time range from
@@ -481,10 +535,18 @@ func (s *Store) Query(ctx context.Context, q store.Query) ([]store.Datapoint, er
 		l := int64(q.Limit)
 		limit = &l
 	}
-	args := make([]any, 0, 5+len(q.Boxes))
+	exact := s.exactKind(&q)
+	args := make([]any, 0, 6+len(q.Boxes))
 	args = append(args, pgx.QueryExecModeCacheDescribe, [16]byte(q.From), [16]byte(q.To), limit, cols)
 	args = append(args, s.boxArgs(q.Boxes)...)
-	rows, err := s.pool.Query(ctx, s.rangeSQL(len(cols), len(q.Boxes), q.SkipData), args...)
+	if exact != exactNone {
+		f, err := appendShapeEWKB(nil, q.Spatial.Geometry)
+		if err != nil {
+			return nil, fmt.Errorf("query: spatial filter: %w", err)
+		}
+		args = append(args, f)
+	}
+	rows, err := s.pool.Query(ctx, s.rangeSQL(len(cols), len(q.Boxes), q.SkipData, exact), args...)
 	if err != nil {
 		return nil, fmt.Errorf("query: %w", err)
 	}
@@ -496,12 +558,13 @@ func (s *Store) Query(ctx context.Context, q store.Query) ([]store.Datapoint, er
 		id   pgtype.UUID
 		it   pgtype.Timestamptz
 		data []byte
+		ok   pgtype.Bool
 	)
 	if limit != nil {
 		out = make([]store.Datapoint, 0, min(*limit, 8192))
 	}
 	for rows.Next() {
-		if err := rows.Scan(&n, &ord, &id, &it, &data); err != nil {
+		if err := rows.Scan(&n, &ord, &id, &it, &data, &ok); err != nil {
 			return nil, fmt.Errorf("query: %w", err)
 		}
 		if n != int64(len(cols)) {
@@ -511,7 +574,7 @@ func (s *Store) Query(ctx context.Context, q store.Query) ([]store.Datapoint, er
 		if !ord.Valid {
 			break // no datapoints
 		}
-		out = append(out, store.Datapoint{ID: id.Bytes, Data: data, IngestionTime: it.Time.UTC(), Collection: cols[ord.Int32]})
+		out = append(out, store.Datapoint{ID: id.Bytes, Data: data, IngestionTime: it.Time.UTC(), Collection: cols[ord.Int32], SpatialMatch: ok.Bool})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("query: %w", err)

@@ -110,6 +110,24 @@ CREATE INDEX datapoints_b2 ON datapoints USING gist (b2) WHERE b2 IS NOT NULL;`
 		_, err := tx.Exec(ctx, `INSERT INTO granary_settings (key, value) VALUES ('spatial', $1)`, string(mode))
 		return err
 	},
+
+	// 3: PostGIS mode keeps each datapoint's geometry, for exact spatial
+	// filters in the database (see shape.go). Existing rows are not
+	// backfilled (their geometry is inside the protobuf data): they keep
+	// shape NULL, and queries test them in Go after the bounds prefilter.
+	func(ctx context.Context, tx pgx.Tx, o options) error {
+		var mode string
+		if err := tx.QueryRow(ctx, "SELECT value FROM granary_settings WHERE key = 'spatial'").Scan(&mode); err != nil {
+			return err
+		}
+		if spatialMode(mode) != spatialPostGIS {
+			return nil
+		}
+		_, err := tx.Exec(ctx, `
+ALTER TABLE datapoints ADD COLUMN shape geometry;
+CREATE INDEX datapoints_shape ON datapoints USING gist (shape) WHERE shape IS NOT NULL;`)
+		return err
+	},
 }
 
 // SchemaVersion is the schema version this code writes.

@@ -329,7 +329,7 @@ func TestSpatialIndexUsed(t *testing.T) {
 			if _, err := st.pool.Exec(ctx, "ANALYZE datapoints"); err != nil {
 				t.Fatal(err)
 			}
-			q := st.rangeSQL(1, 1, false)
+			q := st.rangeSQL(1, 1, false, exactNone)
 			args := append([]any{[16]byte(storetest.MinID), [16]byte(storetest.MaxID), nil, [][16]byte{c.ID}},
 				st.boxArgs([]orb.Bound{box(10, 10, 10.2, 10.2)})...)
 			rows, err := st.pool.Query(ctx, "EXPLAIN "+q, args...)
