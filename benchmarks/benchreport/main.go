@@ -34,6 +34,8 @@ var ratios = []ratio{
 	{"readpath", "Granary", "DecodeFloor", "our read→map→encode→ID path / decode floor", "≤ 1.5 (stretch 1.3)"},
 	{"readpath", "Naive", "Granary", "naive dynamic-message path / our path", "≥ 20"},
 	{"pipeline", "IngestEndToEnd", "StoreFloor", "end-to-end ingest / the store's bulk-insert floor", "≤ 1.15"},
+	{"pipeline", "PostgresEndToEnd", "PostgresFloor", "end-to-end ingest into PostgreSQL / its COPY floor", "report"},
+	{"pipeline", "PostgresEndToEnd", "IngestEndToEnd", "end-to-end ingest into PostgreSQL / into the embedded store", "report"},
 	{"pipeline", "TileboxStyle", "IngestEndToEnd", "tilebox-go-style ingest / ours", "report"},
 	{"pipeline", "ExportGeoParquet", "ExportReadBack", "export to GeoParquet / reading it back", "report"},
 	{"server", "Ingest/loopback_http1", "Ingest/embedded", "ingest over loopback (HTTP/1.1) / embedded", "report"},

@@ -55,6 +55,8 @@ import (
 	"github.com/granaryhq/granary/ingest"
 	"github.com/granaryhq/granary/schema"
 	"github.com/granaryhq/granary/store"
+	"github.com/granaryhq/granary/store/postgres"
+	"github.com/granaryhq/granary/store/postgres/pgtest"
 	"github.com/granaryhq/granary/store/sqlite"
 )
 
@@ -92,13 +94,32 @@ func input(b *testing.B) (string, int) {
 	return path, rows
 }
 
-// fresh opens an empty store with the MODIS dataset and a collection.
-func fresh(b *testing.B) (*sqlite.Store, *datasets.Client, *datasets.Dataset, uuid.UUID) {
-	b.Helper()
+// opener opens an empty store for one benchmark run.
+type opener func(b *testing.B) store.Store
+
+func embedded(b *testing.B) store.Store {
 	st, err := sqlite.Open(filepath.Join(b.TempDir(), "granary.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
+	return st
+}
+
+// postgresStore opens a PostgreSQL store in a fresh schema of
+// $GRANARY_TEST_POSTGRES (the benchmark is skipped without one).
+func postgresStore(b *testing.B) store.Store {
+	url := pgtest.URL(b)
+	st, err := postgres.Open(b.Context(), url, postgres.WithSchema(pgtest.Schema(b, url)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
+// fresh opens an empty store with the MODIS dataset and a collection.
+func fresh(b *testing.B, open opener) (store.Store, *datasets.Client, *datasets.Dataset, uuid.UUID) {
+	b.Helper()
+	st := open(b)
 	c, err := datasets.NewClient(datasets.WithStore(st))
 	if err != nil {
 		b.Fatal(err)
@@ -166,11 +187,20 @@ func report(b *testing.B, rows int) {
 
 // BenchmarkIngestEndToEnd is `granary ingest` at default settings, minus
 // process start.
-func BenchmarkIngestEndToEnd(b *testing.B) {
+func BenchmarkIngestEndToEnd(b *testing.B) { ingestEndToEnd(b, embedded) }
+
+// BenchmarkPostgresEndToEnd is the same into PostgreSQL (with PostGIS when
+// the server has it); skipped without $GRANARY_TEST_POSTGRES.
+func BenchmarkPostgresEndToEnd(b *testing.B) {
+	pgtest.URL(b)
+	ingestEndToEnd(b, postgresStore)
+}
+
+func ingestEndToEnd(b *testing.B, open opener) {
 	path, rows := input(b)
 	for b.Loop() {
 		b.StopTimer()
-		st, c, ds, col := fresh(b)
+		st, c, ds, col := fresh(b, open)
 		b.StartTimer()
 		res, err := batch.NewIngester(c.Datapoints, col, batch.WithExists(batch.QueryExists(c.Datapoints, ds.ID, col))).
 			Run(b.Context(), chunks(path, ds.Schema))
@@ -222,12 +252,21 @@ func encodeAll(b *testing.B, path string, ds *schema.Dataset) [][]store.Datapoin
 // BenchmarkStoreFloor is the store's own bulk insert of the same rows,
 // pre-encoded, with the bounds its spatial index keeps precomputed: the
 // floor the end-to-end run is measured against.
-func BenchmarkStoreFloor(b *testing.B) {
+func BenchmarkStoreFloor(b *testing.B) { storeFloor(b, embedded) }
+
+// BenchmarkPostgresFloor is PostgreSQL's bulk insert (COPY into the table)
+// of the same pre-encoded rows; skipped without $GRANARY_TEST_POSTGRES.
+func BenchmarkPostgresFloor(b *testing.B) {
+	pgtest.URL(b)
+	storeFloor(b, postgresStore)
+}
+
+func storeFloor(b *testing.B, open opener) {
 	path, rows := input(b)
 	calls := encodeAll(b, path, modis.Dataset())
 	for b.Loop() {
 		b.StopTimer()
-		st, _, _, col := fresh(b)
+		st, _, _, col := fresh(b, open)
 		b.StartTimer()
 		for _, dps := range calls {
 			if _, err := st.Ingest(b.Context(), col, dps, false); err != nil {
@@ -248,7 +287,7 @@ func BenchmarkTileboxStyle(b *testing.B) {
 	path, rows := input(b)
 	for b.Loop() {
 		b.StopTimer()
-		st, c, ds, col := fresh(b)
+		st, c, ds, col := fresh(b, embedded)
 		b.StartTimer()
 		n := tileboxIngest(b, path, c, ds, col)
 		if n != rows {
