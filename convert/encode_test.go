@@ -34,6 +34,9 @@ func everyType(t testing.TB) *schema.Dataset {
 	return ds
 }
 
+// nullOneIn is the odds (one in) of a null value in randomRecord; 0 for none.
+var nullOneIn = 6
+
 // randomRecord builds n rows of canonical columns with edge values: nulls,
 // zeros, -0, NaN, extremes, empty and null-holding lists.
 func randomRecord(t testing.TB, ds *schema.Dataset, n int, rng *rand.Rand) arrow.RecordBatch {
@@ -49,7 +52,7 @@ func randomRecord(t testing.TB, ds *schema.Dataset, n int, rng *rand.Rand) arrow
 				fb.(*array.TimestampBuilder).Append(arrow.Timestamp(rng.Int64N(4102444800e9)))
 				continue
 			}
-			if rng.IntN(6) == 0 {
+			if nullOneIn > 0 && rng.IntN(nullOneIn) == 0 {
 				fb.AppendNull()
 				continue
 			}
@@ -182,45 +185,79 @@ func referenceValue(fd protoreflect.FieldDescriptor, t schema.Type, a arrow.Arra
 // bytes equal deterministic proto.Marshal of the same datapoint.
 func TestEncoderMatchesProtoMarshal(t *testing.T) {
 	ds := everyType(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 20 {
+		rec := randomRecord(t, ds, 200, rng)
+		checkEncoder(t, ds, rec, round)
+		rec.Release()
+	}
+}
+
+// TestEncoderFastPathsMatchProtoMarshal covers the encoder's specialised
+// paths: columns without nulls, sliced records (non-zero array offsets)
+// and records longer than one encoding block.
+func TestEncoderFastPathsMatchProtoMarshal(t *testing.T) {
+	ds := everyType(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	defer func(n int) { nullOneIn = n }(nullOneIn)
+	for round, odds := range []int{0, 0, 6, 2, 0, 6} {
+		nullOneIn = odds
+		rec := randomRecord(t, ds, 3*encodeBlock+17, rng)
+		checkEncoder(t, ds, rec, round)
+		for _, sl := range [][2]int64{{1, 2}, {7, 300}, {encodeBlock - 1, 2*encodeBlock + 5}, {0, 0}} {
+			part := rec.NewSlice(sl[0], sl[1])
+			checkEncoder(t, ds, part, round)
+			part.Release()
+		}
+		rec.Release()
+	}
+}
+
+// checkEncoder encodes rec and compares every row with proto.Marshal of the
+// reference dynamic message.
+func checkEncoder(t *testing.T, ds *schema.Dataset, rec arrow.RecordBatch, round int) {
+	t.Helper()
 	md, err := ds.MessageDescriptor()
 	if err != nil {
 		t.Fatal(err)
 	}
 	canon := NewCanonicalizer(ds, md)
-	rng := rand.New(rand.NewPCG(1, 2))
-	for round := range 20 {
-		rec := randomRecord(t, ds, 200, rng)
-		enc, err := NewEncoder(ds, rec.Schema())
+	enc, err := NewEncoder(ds, rec.Schema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := []byte("keep")
+	buf, dps, err := enc.Encode(rec, prefix, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(buf, prefix) {
+		t.Fatalf("round %d: Encode lost the buffer's existing bytes", round)
+	}
+	if len(dps) != int(rec.NumRows()) {
+		t.Fatalf("round %d: %d datapoints for %d rows", round, len(dps), rec.NumRows())
+	}
+	for row, dp := range dps {
+		ref := referenceMessage(md, ds, rec, row)
+		want, err := proto.MarshalOptions{Deterministic: true}.Marshal(ref)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, dps, err := enc.Encode(rec, nil, nil)
-		if err != nil {
-			t.Fatal(err)
+		if !bytes.Equal(dp.Data, want) {
+			t.Fatalf("round %d row %d: encoder bytes differ from proto.Marshal\n got %x\nwant %x", round, row, dp.Data, want)
 		}
-		for row, dp := range dps {
-			ref := referenceMessage(md, ds, rec, row)
-			want, err := proto.MarshalOptions{Deterministic: true}.Marshal(ref)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(dp.Data, want) {
-				t.Fatalf("round %d row %d: encoder bytes differ from proto.Marshal\n got %x\nwant %x", round, row, dp.Data, want)
-			}
-			// The canonical check must accept them without decoding.
-			if _, ok := canon.scan(dp.Data); !ok {
-				t.Fatalf("round %d row %d: canonical bytes not recognised by scan: %x", round, row, dp.Data)
-			}
-			got, millis, err := canon.Canonical(want)
-			if err != nil || !bytes.Equal(got, want) {
-				t.Fatalf("Canonical: %v", err)
-			}
-			id, _ := ID(millis, got)
-			if id != dp.ID {
-				t.Fatalf("row %d: ID from canonicalizer %x != encoder %x", row, id, dp.ID)
-			}
+		// The canonical check must accept them without decoding.
+		if _, ok := canon.scan(dp.Data); !ok {
+			t.Fatalf("round %d row %d: canonical bytes not recognised by scan: %x", round, row, dp.Data)
 		}
-		rec.Release()
+		got, millis, err := canon.Canonical(want)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("Canonical: %v", err)
+		}
+		id, _ := ID(millis, got)
+		if id != dp.ID {
+			t.Fatalf("row %d: ID from canonicalizer %x != encoder %x", row, id, dp.ID)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/granaryhq/granary/geo"
 	"github.com/granaryhq/granary/schema"
@@ -28,6 +31,10 @@ type plan struct {
 	// same, if set, returns src as the canonical type without copying when
 	// every value converts unchanged, or nil.
 	same func(src arrow.Array, dt arrow.DataType) arrow.Array
+	// bulk, if set, converts a whole column at once in a tight loop (no
+	// per-value call), or returns nil when some value needs bind (which
+	// maps it or reports the error).
+	bulk func(src arrow.Array, dt arrow.DataType, mem memory.Allocator) arrow.Array
 	// missing, if set, reports values that mean "no value" although they
 	// are not null (pandas' NaT); they map to null.
 	missing func(src arrow.Array) func(i int) bool
@@ -382,14 +389,7 @@ func textPlan(t schema.Type) *plan {
 
 // validUTF8 reports whether every value of a is valid UTF-8.
 func validUTF8(a *array.String) bool {
-	ascii := true
-	for _, c := range a.ValueBytes() {
-		if c >= utf8.RuneSelf {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
+	if isASCII(a.ValueBytes()) {
 		return true
 	}
 	for i := 0; i < a.Len(); i++ {
@@ -398,6 +398,25 @@ func validUTF8(a *array.String) bool {
 		}
 	}
 	return true
+}
+
+// isASCII reports whether b holds only ASCII bytes, eight at a time.
+func isASCII(b []byte) bool {
+	const high = 0x8080808080808080
+	var acc uint64
+	for len(b) >= 32 {
+		acc |= binary.LittleEndian.Uint64(b) | binary.LittleEndian.Uint64(b[8:]) |
+			binary.LittleEndian.Uint64(b[16:]) | binary.LittleEndian.Uint64(b[24:])
+		b = b[32:]
+	}
+	for len(b) >= 8 {
+		acc |= binary.LittleEndian.Uint64(b)
+		b = b[8:]
+	}
+	for _, c := range b {
+		acc |= uint64(c)
+	}
+	return acc&high == 0
 }
 
 var errNotUTF8 = errors.New("not valid UTF-8 (string fields hold text)")
@@ -779,7 +798,8 @@ func natOf(src arrow.Array) func(int) bool {
 }
 
 // timePlan converts int64-stored times whose unit is factor nanoseconds.
-// NaT maps to null. Zero-copy when already nanoseconds and NaT-free.
+// NaT maps to null. Zero-copy when already nanoseconds and NaT-free;
+// otherwise scaled in bulk unless a value needs a per-value decision.
 func timePlan(factor int64, nats bool, what string, appendNs func(b array.Builder, ns int64)) *plan {
 	p := &plan{bind: func(src arrow.Array, b array.Builder, _ *Stats) cellFunc {
 		get := int64sOf(src)
@@ -804,7 +824,9 @@ func timePlan(factor int64, nats bool, what string, appendNs func(b array.Builde
 	if nats {
 		p.missing = natOf
 	}
-	if factor == 1 {
+	if factor != 1 {
+		p.bulk = scaleTimes(factor)
+	} else {
 		p.same = func(src arrow.Array, dt arrow.DataType) arrow.Array {
 			if nats {
 				get := int64sOf(src)
@@ -822,6 +844,53 @@ func timePlan(factor int64, nats bool, what string, appendNs func(b array.Builde
 		}
 	}
 	return p
+}
+
+// scaleTimes converts int64-stored times (timestamp, duration, date64)
+// whose unit is factor (> 1) nanoseconds into nanoseconds of type dt. It
+// gives up (nil) on a value out of range, which includes NaT: bind maps NaT
+// to null and reports the others.
+func scaleTimes(factor int64) func(src arrow.Array, dt arrow.DataType, mem memory.Allocator) arrow.Array {
+	hi, lo := math.MaxInt64/factor, math.MinInt64/factor
+	return func(src arrow.Array, dt arrow.DataType, mem memory.Allocator) arrow.Array {
+		var vals []int64
+		switch a := src.(type) {
+		case *array.Timestamp:
+			vals = arrow.Int64Traits.CastFromBytes(arrow.TimestampTraits.CastToBytes(a.TimestampValues()))
+		case *array.Duration:
+			vals = arrow.Int64Traits.CastFromBytes(arrow.DurationTraits.CastToBytes(a.DurationValues()))
+		case *array.Date64:
+			vals = arrow.Int64Traits.CastFromBytes(arrow.Date64Traits.CastToBytes(a.Date64Values()))
+		default:
+			return nil
+		}
+		n := len(vals)
+		nulls := src.NullN()
+		values := memory.NewResizableBuffer(mem)
+		defer values.Release()
+		values.Resize(arrow.Int64Traits.BytesRequired(n))
+		out := arrow.Int64Traits.CastFromBytes(values.Bytes())
+		for i, v := range vals {
+			if v > hi || v < lo {
+				if nulls > 0 && src.IsNull(i) {
+					out[i] = 0
+					continue
+				}
+				return nil
+			}
+			out[i] = v * factor
+		}
+		var valid *memory.Buffer
+		if nulls > 0 {
+			valid = memory.NewResizableBuffer(mem)
+			defer valid.Release()
+			valid.Resize(int(bitutil.BytesForBits(int64(n))))
+			bitutil.CopyBitmap(src.NullBitmapBytes(), src.Data().Offset(), n, valid.Bytes(), 0)
+		}
+		data := array.NewData(dt, n, []*memory.Buffer{valid, values}, nil, nulls, 0)
+		defer data.Release()
+		return array.MakeFromData(data)
+	}
 }
 
 // timestampPlan reads Arrow timestamps of every unit (with or without a

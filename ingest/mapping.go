@@ -449,6 +449,15 @@ func (m *Mapper) Map(b Batch) (out arrow.RecordBatch, err error) {
 				continue
 			}
 		}
+		if c.plan.bulk != nil {
+			if a := c.plan.bulk(src, c.dt, m.mem); a != nil {
+				cols = append(cols, a)
+				if err := m.fixColumn(cols, c, b, &st); err != nil {
+					return nil, err
+				}
+				continue
+			}
+		}
 		bld = array.NewBuilder(m.mem, c.dt)
 		bld.Reserve(n)
 		fn := c.plan.bind(src, bld, &st)

@@ -85,9 +85,17 @@ func newParquetReader(ra parquet.ReaderAtSeeker, props *parquet.ReaderProperties
 // standardised); arrow-go reads LZ4_RAW only.
 var errLegacyLZ4 = errors.New("unsupported Parquet codec LZ4 (the deprecated, ambiguous Hadoop/raw framing): rewrite the file with LZ4_RAW, ZSTD or SNAPPY")
 
+// parquetPoolRetain bounds the freed buffers a Parquet source keeps for reuse.
+const parquetPoolRetain = 64 << 20
+
 func openParquet(name string, ra parquet.ReaderAtSeeker, closer io.Closer, o options) (src Source, err error) {
 	defer recovered(name, "reading the Parquet footer", &err)
 	mem := o.mem
+	if mem == memory.DefaultAllocator {
+		// Reading reuses the same few page and column buffers batch after
+		// batch: a pool saves the garbage collector most of its work.
+		mem = NewPoolAllocator(parquetPoolRetain)
+	}
 	if o.memLimit > 0 {
 		mem = newLimitAllocator(mem, o.memLimit)
 	}
