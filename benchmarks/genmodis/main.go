@@ -1,6 +1,6 @@
 // Command genmodis writes a MODIS-like GeoParquet file for benchmarks:
 //
-//	go run ./benchmarks/genmodis -rows 1000000 -o benchmarks/testdata/modis-1m.parquet
+//	go run ./benchmarks/genmodis -rows 1000000 -o benchmarks/testdata/modis-1000000.parquet
 package main
 
 import (
@@ -16,7 +16,7 @@ import (
 
 func main() {
 	rows := flag.Int("rows", 1_000_000, "number of rows")
-	out := flag.String("o", "benchmarks/testdata/modis-1m.parquet", "output file")
+	out := flag.String("o", "benchmarks/testdata/modis-1000000.parquet", "output file")
 	flag.Parse()
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, err)

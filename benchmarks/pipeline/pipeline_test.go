@@ -60,40 +60,6 @@ import (
 	"github.com/granaryhq/granary/store/sqlite"
 )
 
-// input returns the benchmark file, generating it when missing.
-func input(b *testing.B) (string, int) {
-	b.Helper()
-	rows := 1_000_000
-	if s := os.Getenv("GRANARY_BENCH_ROWS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			b.Fatal(err)
-		}
-		rows = n
-	}
-	path := os.Getenv("GRANARY_BENCH_FILE")
-	if path == "" {
-		path = filepath.Join("..", "testdata", fmt.Sprintf("modis-%d.parquet", rows))
-		if rows == 1_000_000 {
-			if _, err := os.Stat(filepath.Join("..", "testdata", "modis-1m.parquet")); err == nil {
-				path = filepath.Join("..", "testdata", "modis-1m.parquet")
-			}
-		}
-	}
-	if _, err := os.Stat(path); err != nil {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		if err := modis.Write(context.Background(), path+".tmp", rows); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.Rename(path+".tmp", path); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return path, rows
-}
-
 // opener opens an empty store for one benchmark run.
 type opener func(b *testing.B) store.Store
 
@@ -197,7 +163,7 @@ func BenchmarkPostgresEndToEnd(b *testing.B) {
 }
 
 func ingestEndToEnd(b *testing.B, open opener) {
-	path, rows := input(b)
+	path, rows := modis.Input(b)
 	for b.Loop() {
 		b.StopTimer()
 		st, c, ds, col := fresh(b, open)
@@ -262,7 +228,7 @@ func BenchmarkPostgresFloor(b *testing.B) {
 }
 
 func storeFloor(b *testing.B, open opener) {
-	path, rows := input(b)
+	path, rows := modis.Input(b)
 	calls := encodeAll(b, path, modis.Dataset())
 	for b.Loop() {
 		b.StopTimer()
@@ -284,7 +250,7 @@ func storeFloor(b *testing.B, open opener) {
 // dynamic message per row filled field by field, proto.Marshal, and
 // sequential calls of 8192 datapoints into the same embedded store.
 func BenchmarkTileboxStyle(b *testing.B) {
-	path, rows := input(b)
+	path, rows := modis.Input(b)
 	for b.Loop() {
 		b.StopTimer()
 		st, c, ds, col := fresh(b, embedded)
@@ -412,7 +378,7 @@ var stored struct {
 }
 
 func storedFile(b *testing.B) {
-	path, rows := input(b)
+	path, rows := modis.Input(b)
 	stored.once.Do(func() {
 		stored.dir, stored.err = os.MkdirTemp("", "granary-bench")
 		if stored.err != nil {
@@ -516,7 +482,7 @@ func BenchmarkPeakRSS(b *testing.B) {
 	if runtime.GOOS != "linux" {
 		b.Skip("reads /proc")
 	}
-	path, rows := input(b)
+	path, rows := modis.Input(b)
 	bin := filepath.Join(b.TempDir(), "granary")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/granaryhq/granary/cmd/granary").CombinedOutput(); err != nil {
 		b.Fatalf("%v\n%s", err, out)

@@ -7,9 +7,6 @@ package readpath
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -28,38 +25,9 @@ import (
 
 const batchSize = 8192
 
-// input returns the benchmark file, generating it when missing.
-func input(b *testing.B) (string, int) {
-	b.Helper()
-	rows := 1_000_000
-	if s := os.Getenv("GRANARY_BENCH_ROWS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			b.Fatal(err)
-		}
-		rows = n
-	}
-	path := os.Getenv("GRANARY_BENCH_FILE")
-	if path == "" {
-		path = filepath.Join("..", "testdata", fmt.Sprintf("modis-%d.parquet", rows))
-	}
-	if _, err := os.Stat(path); err != nil {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		if err := modis.Write(context.Background(), path+".tmp", rows); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.Rename(path+".tmp", path); err != nil {
-			b.Fatal(err)
-		}
-	}
-	return path, rows
-}
-
 // BenchmarkDecodeFloor reads every column with arrow-go and nothing else.
 func BenchmarkDecodeFloor(b *testing.B) {
-	path, rows := input(b)
+	path, rows := modis.Input(b)
 	// The pooling allocator granary's Parquet reader uses by default, so
 	// the ratio compares our work, not two allocators.
 	mem := ingest.NewPoolAllocator(64 << 20)
@@ -96,7 +64,7 @@ func BenchmarkDecodeFloor(b *testing.B) {
 // BenchmarkGranary is our path: ingest reader, mapping onto the schema,
 // direct wire encoding and IDs.
 func BenchmarkGranary(b *testing.B) {
-	path, rows := input(b)
+	path, rows := modis.Input(b)
 	ds := modis.Dataset()
 	b.ReportAllocs()
 	var buf []byte
@@ -122,7 +90,7 @@ func BenchmarkGranary(b *testing.B) {
 // BenchmarkNaive builds a dynamic message per row and marshals it, the way
 // a client without a direct encoder would.
 func BenchmarkNaive(b *testing.B) {
-	path, rows := input(b)
+	path, rows := modis.Input(b)
 	ds := modis.Dataset()
 	ds.GroupID[0] = 1
 	md, err := ds.MessageDescriptor()
