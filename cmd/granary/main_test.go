@@ -135,8 +135,10 @@ func TestEndToEnd(t *testing.T) {
 	if h, ok := first["sensor_history"].([]any); !ok || len(h) != 2 || h[0] != 21.1 {
 		t.Fatalf("sensor_history: %v", first["sensor_history"])
 	}
-	if id, _ := first["id"].(string); len(id) != 36 || !strings.HasPrefix(id, "018cc251-f400") {
-		t.Fatalf("id %q: want a UUID starting with the time 2024-01-01 in ms", id)
+	// A golden end-to-end vector: this CSV row has had this ID since scheme v1
+	// was fixed. A change here means stored datapoints would get new IDs.
+	if id, _ := first["id"].(string); id != "018cc251-f400-6bdf-a229-da2614f81eaf" {
+		t.Fatalf("id %q: want 018cc251-f400-6bdf-a229-da2614f81eaf (2024-01-01 in ms + content hash)", id)
 	}
 	// Times are in order; 2024-01-01T02:00+01:00 is 01:00Z, tied with the second row.
 	if rows[1]["time"] != "2024-01-01T01:00:00Z" || rows[3]["time"] != "2024-01-02T00:00:00Z" {
