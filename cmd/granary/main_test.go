@@ -275,3 +275,14 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("ingest --help has no examples:\n%s", out)
 	}
 }
+
+// TestDryRunValidatesGeometry: a dry run checks what a real run would
+// refuse, geometry included, and writes nothing.
+func TestDryRunValidatesGeometry(t *testing.T) {
+	dir := workdir(t)
+	os.WriteFile(filepath.Join(dir, "bad.csv"), []byte("time,geometry\n2024-03-01T00:00:00Z,\"POLYGON ((10 50, 12 50, 12 95, 10 50))\"\n"), 0o644)
+	r := granary(t, dir, "ingest", "--dry-run", "--schema", "granules.yaml", "--dataset", "my_org.granules", "--collection", "c", "bad.csv")
+	if r.code != 1 || !strings.Contains(r.stderr, "row 1") || !strings.Contains(r.stderr, "latitude 95") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+}
