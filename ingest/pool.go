@@ -64,7 +64,12 @@ func alignedMake(size, capacity int) []byte {
 }
 
 // Allocate returns a zeroed, 64-byte aligned buffer of size bytes.
-func (p *PoolAllocator) Allocate(size int) []byte {
+func (p *PoolAllocator) Allocate(size int) []byte { return p.allocate(size, 0) }
+
+// allocate returns size bytes of which those from keep on are zero; the
+// first keep bytes are left as the reused buffer had them (Reallocate
+// overwrites them at once, so clearing them is wasted work).
+func (p *PoolAllocator) allocate(size, keep int) []byte {
 	if size < 0 {
 		panic(fmt.Sprintf("ingest: negative allocation size %d", size))
 	}
@@ -81,7 +86,7 @@ func (p *PoolAllocator) Allocate(size int) []byte {
 		p.held -= int64(cap(b))
 		p.mu.Unlock()
 		b = b[:size]
-		clear(b)
+		clear(b[min(keep, size):])
 		return b
 	}
 	p.mu.Unlock()
@@ -98,7 +103,7 @@ func (p *PoolAllocator) Reallocate(size int, b []byte) []byte {
 		}
 		return b[:size]
 	}
-	nb := p.Allocate(size)
+	nb := p.allocate(size, len(b))
 	copy(nb, b)
 	p.Free(b)
 	return nb
