@@ -470,6 +470,10 @@ func (c *colEncoder) write(b []byte, pos []int, lo int) {
 // appender appends one row's field (nothing when null) to b.
 type appender func(b []byte, row int) []byte
 
+// newAppender is the per-row path, for arrays, the well-known tuple types
+// and the elements of repeated fields that are not packed. Scalar int64,
+// uint64, float64 and bool values never come here: scalars go through the
+// column encoder and arrays of them are packed (packedScalar).
 func newAppender(f schema.Field, arr arrow.Array) appender {
 	num := protowire.Number(f.Number)
 	if f.Array {
@@ -484,42 +488,6 @@ func newAppender(f schema.Field, arr arrow.Array) appender {
 			}
 			b = protowire.AppendTag(b, num, protowire.BytesType)
 			return protowire.AppendString(b, a.Value(row))
-		}
-	case schema.Int64:
-		a := arr.(*array.Int64)
-		return func(b []byte, row int) []byte {
-			if a.IsNull(row) {
-				return b
-			}
-			b = protowire.AppendTag(b, num, protowire.VarintType)
-			return protowire.AppendVarint(b, uint64(a.Value(row)))
-		}
-	case schema.Uint64:
-		a := arr.(*array.Uint64)
-		return func(b []byte, row int) []byte {
-			if a.IsNull(row) {
-				return b
-			}
-			b = protowire.AppendTag(b, num, protowire.VarintType)
-			return protowire.AppendVarint(b, a.Value(row))
-		}
-	case schema.Float64:
-		a := arr.(*array.Float64)
-		return func(b []byte, row int) []byte {
-			if a.IsNull(row) {
-				return b
-			}
-			b = protowire.AppendTag(b, num, protowire.Fixed64Type)
-			return protowire.AppendFixed64(b, math.Float64bits(a.Value(row)))
-		}
-	case schema.Bool:
-		a := arr.(*array.Boolean)
-		return func(b []byte, row int) []byte {
-			if a.IsNull(row) {
-				return b
-			}
-			b = protowire.AppendTag(b, num, protowire.VarintType)
-			return protowire.AppendVarint(b, protowire.EncodeBool(a.Value(row)))
 		}
 	case schema.Bytes:
 		a := arr.(*array.Binary)
