@@ -70,11 +70,7 @@ creates nothing new: what is there already counts as existing.`,
 			}
 			defer c.Close()
 			ctx := cmd.Context()
-			src, err := c.Datasets.Get(ctx, srcSlug)
-			if err != nil {
-				return err
-			}
-			scol, err := c.Collections.Get(ctx, src.ID, srcCol)
+			src, scol, err := collectionOf(ctx, c, srcSlug, srcCol)
 			if err != nil {
 				return err
 			}

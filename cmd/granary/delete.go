@@ -89,11 +89,7 @@ what would be deleted (and which IDs are not stored) and deletes nothing.`,
 			}
 			defer c.Close()
 			ctx := cmd.Context()
-			ds, err := c.Datasets.Get(ctx, slug)
-			if err != nil {
-				return err
-			}
-			col, err := c.Collections.Get(ctx, ds.ID, collection)
+			ds, col, err := collectionOf(ctx, c, slug, collection)
 			if err != nil {
 				return err
 			}

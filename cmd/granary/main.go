@@ -120,6 +120,19 @@ func (a *app) client() (*datasets.Client, error) {
 	return datasets.NewClient(opts...)
 }
 
+// collectionOf finds a dataset by slug and one of its collections by name.
+func collectionOf(ctx context.Context, c *datasets.Client, slug, name string) (*datasets.Dataset, *datasets.Collection, error) {
+	ds, err := c.Datasets.Get(ctx, slug)
+	if err != nil {
+		return nil, nil, err
+	}
+	col, err := c.Collections.Get(ctx, ds.ID, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ds, col, nil
+}
+
 // isTerminal reports whether w is an interactive terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
