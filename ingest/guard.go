@@ -109,6 +109,21 @@ func validateArray(a arrow.Array) (err error) {
 			err = fmt.Errorf("invalid array: %v", r)
 		}
 	}()
+	// Strings are checked for structure only: ValidateFull's UTF-8 check
+	// of every value would repeat the mapper's, which checks the columns
+	// that become string fields (an ASCII fast path, then UTF-8).
+	switch a := a.(type) {
+	case *array.String:
+		if err := a.Validate(); err != nil {
+			return err
+		}
+		return monotonic(a.ValueOffsets())
+	case *array.LargeString:
+		if err := a.Validate(); err != nil {
+			return err
+		}
+		return monotonic(a.ValueOffsets())
+	}
 	if !hasNullOrUnion(a.DataType()) {
 		return array.ValidateFull(a)
 	}
@@ -135,6 +150,29 @@ func validateArray(a arrow.Array) (err error) {
 		return validateArray(a.Dictionary())
 	case array.ExtensionArray:
 		return validateArray(a.Storage())
+	}
+	return nil
+}
+
+// monotonic checks that offsets (already known to end inside the data)
+// start at or after zero and never decrease, so every value slices safely.
+func monotonic[T int32 | int64](offs []T) error {
+	if len(offs) == 0 {
+		return nil
+	}
+	if offs[0] < 0 {
+		return fmt.Errorf("invalid array: first offset %d is negative", offs[0])
+	}
+	bad := false
+	for i := 1; i < len(offs); i++ {
+		bad = bad || offs[i] < offs[i-1]
+	}
+	if bad {
+		for i := 1; i < len(offs); i++ {
+			if offs[i] < offs[i-1] {
+				return fmt.Errorf("invalid array: offsets decrease at value %d (%d < %d)", i, offs[i], offs[i-1])
+			}
+		}
 	}
 	return nil
 }

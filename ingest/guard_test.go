@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 func TestSniffBinaryFormats(t *testing.T) {
@@ -182,5 +186,34 @@ func TestSourceInterfaces(t *testing.T) {
 	}
 	if _, ok := src.Schema().Metadata().GetValue(geoKey); !ok {
 		t.Error("the source schema lacks the geo metadata")
+	}
+}
+
+// TestValidateStringOffsets checks the structural check that replaces
+// ValidateFull for strings: offsets that decrease or start below zero are
+// refused, invalid UTF-8 is left to the mapper.
+func TestValidateStringOffsets(t *testing.T) {
+	mk := func(offs []int32, data string) arrow.Array {
+		d := array.NewData(arrow.BinaryTypes.String, len(offs)-1,
+			[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(offs)), memory.NewBufferBytes([]byte(data))}, nil, 0, 0)
+		defer d.Release()
+		return array.MakeFromData(d)
+	}
+	for _, tc := range []struct {
+		offs []int32
+		data string
+		err  string
+	}{
+		{offs: []int32{0, 2, 4}, data: "abcd"},
+		{offs: []int32{0, 2, 4}, data: "\xff\xfe\xfd\xfc"}, // not UTF-8: the mapper's job
+		{offs: []int32{0, 3, 2, 4}, data: "abcd", err: "offsets decrease at value 2"},
+		{offs: []int32{-1, 2, 4}, data: "abcd", err: "negative"},
+	} {
+		a := mk(tc.offs, tc.data)
+		err := validateArray(a)
+		a.Release()
+		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("offsets %v: got %v, want %q", tc.offs, err, tc.err)
+		}
 	}
 }

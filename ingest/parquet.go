@@ -85,6 +85,13 @@ func newParquetReader(ra parquet.ReaderAtSeeker, props *parquet.ReaderProperties
 // standardised); arrow-go reads LZ4_RAW only.
 var errLegacyLZ4 = errors.New("unsupported Parquet codec LZ4 (the deprecated, ambiguous Hadoop/raw framing): rewrite the file with LZ4_RAW, ZSTD or SNAPPY")
 
+// ParquetReadBuffer is the read buffer of each Parquet column chunk
+// stream. Page headers are read through it; page bodies larger than it are
+// read straight into the (pooled) page buffer. Small is faster: a 1 MiB
+// buffer is a fresh, zeroed allocation per column chunk and an extra copy
+// of every page (1M-row benchmark file: 0.50 s → 0.43 s to decode).
+const ParquetReadBuffer = 64 << 10
+
 // parquetPoolRetain bounds the freed buffers a Parquet source keeps for reuse.
 const parquetPoolRetain = 64 << 20
 
@@ -101,7 +108,7 @@ func openParquet(name string, ra parquet.ReaderAtSeeker, closer io.Closer, o opt
 	}
 	props := parquet.NewReaderProperties(mem)
 	props.BufferedStreamEnabled = true // stream pages; never buffer a whole column chunk
-	props.BufferSize = 1 << 20
+	props.BufferSize = ParquetReadBuffer
 	props.MaxCompressedPageSize = o.maxPageBytes
 	props.MaxUncompressedPageSize = o.maxPageBytes
 	rdr, dropped, err := newParquetReader(ra, props)

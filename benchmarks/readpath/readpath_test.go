@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -33,7 +34,12 @@ func BenchmarkDecodeFloor(b *testing.B) {
 	mem := ingest.NewPoolAllocator(64 << 20)
 	b.ReportAllocs()
 	for b.Loop() {
-		rf, err := file.OpenParquetFile(path, false)
+		// The reader settings granary's Parquet source uses: pages
+		// streamed through a small buffer into pooled page buffers.
+		props := parquet.NewReaderProperties(mem)
+		props.BufferedStreamEnabled = true
+		props.BufferSize = ingest.ParquetReadBuffer
+		rf, err := file.OpenParquetFile(path, false, file.WithReadProps(props))
 		if err != nil {
 			b.Fatal(err)
 		}
