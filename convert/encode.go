@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -99,55 +100,78 @@ func (e *Encoder) Encode(rec arrow.RecordBatch, buf []byte, dps []store.Datapoin
 	for i, c := range e.columns {
 		cols[i].init(c.field, rec.Column(c.index))
 	}
-	// starts[row] is the row's offset in buf; starts[n] its end.
-	starts := make([]int, n+1)
-	var cur [encodeBlock]int
+	tv := times.TimestampValues()
+	first, origin := len(dps), len(buf)
+	dps = slices.Grow(dps, n)
+	b := buf[:cap(buf)]
+	p := len(buf)
 	for lo := 0; lo < n; lo += encodeBlock {
 		hi := min(lo+encodeBlock, n)
-		pos := cur[:hi-lo]
-		clear(pos)
+		need := 0
 		for i := range cols {
-			cols[i].size(pos, lo)
+			need += cols[i].bound(lo, hi)
 		}
-		at := len(buf)
-		for r, sz := range pos {
-			starts[lo+r] = at
-			pos[r] = at
-			at += sz
+		if p+need > len(b) {
+			b = regrow(b, p, p+need, lo, n, origin, dps[first:])
 		}
-		buf = grow(buf, at)
-		for i := range cols {
-			cols[i].write(buf, pos, lo)
+		for row := lo; row < hi; row++ {
+			start := p
+			for i := range cols {
+				c := &cols[i]
+				// The commonest kinds inline; put does the rest.
+				switch c.kind {
+				case schema.String, schema.Bytes:
+					if c.nullBits != nil && c.null(row) {
+						continue
+					}
+					from, to := c.offs[row]-c.offs[0], c.offs[row+1]-c.offs[0]
+					p = putTag(b, p, c.tag)
+					p = putVarint(b, p, uint64(to-from))
+					p += copy(b[p:], c.data[from:to])
+				case schema.Int64, schema.Uint64:
+					if c.nullBits != nil && c.null(row) {
+						continue
+					}
+					p = putTag(b, p, c.tag)
+					p = putVarint(b, p, c.u64[row])
+				default:
+					p = c.put(b, p, row, lo)
+				}
+			}
+			data := b[start:p:p]
+			id, err := ID(floorDiv(int64(tv[row]), 1e6), data)
+			if err != nil {
+				return b[:p], dps[:first], &RowError{Row: row, Field: schema.FieldTime, Err: err}
+			}
+			dps = append(dps, store.Datapoint{ID: id, Data: data})
 		}
 	}
-	starts[n] = len(buf)
-	// Slice after appending: buf may have moved while it grew.
-	tv := times.TimestampValues()
-	for row := 0; row < n; row++ {
-		end := starts[row+1]
-		data := buf[starts[row]:end:end]
-		id, err := ID(floorDiv(int64(tv[row]), 1e6), data)
-		if err != nil {
-			return buf, dps, &RowError{Row: row, Field: schema.FieldTime, Err: err}
-		}
-		dps = append(dps, store.Datapoint{ID: id, Data: data})
+	return b[:p], dps, nil
+}
+
+// regrow returns a buffer of at least want bytes (length = capacity) that
+// starts with b[:used], with room for the rest of the record at the
+// average row size so far, and points the datapoints already made (rows
+// written back to back from origin) into it.
+func regrow(b []byte, used, want, done, n, origin int, made []store.Datapoint) []byte {
+	size := want
+	if done > 0 {
+		size += (used - origin) / done * (n - done) * 9 / 8
 	}
-	return buf, dps, nil
+	nb := make([]byte, max(size, 2*len(b)))
+	copy(nb, b[:used])
+	off := origin
+	for i := range made {
+		end := off + len(made[i].Data)
+		made[i].Data = nb[off:end:end]
+		off = end
+	}
+	return nb
 }
 
 // encodeBlock is how many rows Encode sizes and writes at a time: small
 // enough for their bytes to stay in cache between the column passes.
 const encodeBlock = 256
-
-// grow extends b to length n, keeping its bytes.
-func grow(b []byte, n int) []byte {
-	if n <= cap(b) {
-		return b[:n]
-	}
-	nb := make([]byte, n, max(n, 2*cap(b)))
-	copy(nb, b)
-	return nb
-}
 
 // putVarint writes v at b[p:] and returns the position after it.
 func putVarint(b []byte, p int, v uint64) int {
@@ -179,9 +203,10 @@ const kindAppender schema.Type = -1
 
 // colEncoder sizes and writes one column for a block of rows.
 type colEncoder struct {
-	kind  schema.Type
-	tag   []byte      // the field's tag
-	nulls arrow.Array // nil when the column has no nulls
+	kind     schema.Type
+	tag      []byte // the field's tag
+	nullBits []byte // validity bitmap; nil when the column has no nulls
+	nullOff  int    // the array's offset into nullBits
 
 	offs  []int32 // string, bytes, geometry: value offsets (from offs[0])
 	data  []byte
@@ -202,7 +227,7 @@ func (c *colEncoder) init(f schema.Field, arr arrow.Array) {
 	num := protowire.Number(f.Number)
 	c.kind = f.Type
 	if arr.NullN() > 0 {
-		c.nulls = arr
+		c.nullBits, c.nullOff = arr.NullBitmapBytes(), arr.Data().Offset()
 	}
 	if f.Array {
 		c.kind = kindAppender
@@ -220,6 +245,8 @@ func (c *colEncoder) init(f schema.Field, arr arrow.Array) {
 		c.tag = protowire.AppendTag(nil, num, protowire.BytesType)
 	case schema.Int64:
 		c.i64 = arr.(*array.Int64).Int64Values()
+		// Two's complement: the same varint as uint64 (Encode reads u64).
+		c.u64 = arrow.Uint64Traits.CastFromBytes(arrow.Int64Traits.CastToBytes(c.i64))
 		c.tag = protowire.AppendTag(nil, num, protowire.VarintType)
 	case schema.Uint64:
 		c.u64 = arr.(*array.Uint64).Uint64Values()
@@ -245,7 +272,13 @@ func (c *colEncoder) init(f schema.Field, arr arrow.Array) {
 	}
 }
 
-func (c *colEncoder) null(row int) bool { return c.nulls != nil && c.nulls.IsNull(row) }
+func (c *colEncoder) null(row int) bool {
+	if c.nullBits == nil {
+		return false
+	}
+	i := c.nullOff + row
+	return c.nullBits[i>>3]&(1<<(i&7)) == 0
+}
 
 // bytesMessageSize is the size of appendBytesMessage's value after the tag.
 func bytesMessageSize(l int) int {
@@ -268,203 +301,112 @@ func secondsNanosSize(s int64, n int32) int {
 	return size
 }
 
-// size adds the field's encoded size in rows lo.. to sizes.
-func (c *colEncoder) size(sizes []int, lo int) {
+// bound returns at most how many bytes put writes for rows lo..hi-1. An
+// appender column (arrays, the double tuples) is encoded here into
+// scratch, exactly, and put copies it.
+func (c *colEncoder) bound(lo, hi int) int {
+	k := hi - lo
 	t := len(c.tag)
 	switch c.kind {
 	case schema.String, schema.Bytes:
-		offs := c.offs[lo : lo+len(sizes)+1]
-		for r := range sizes {
-			if c.null(lo + r) {
-				continue
-			}
-			sizes[r] += t + protowire.SizeBytes(int(offs[r+1]-offs[r]))
-		}
+		// Value offsets are int32: a length takes at most 5 bytes.
+		return k*(t+5) + int(c.offs[hi]-c.offs[lo])
 	case schema.Geometry:
-		offs := c.offs[lo : lo+len(sizes)+1]
-		for r := range sizes {
-			if c.null(lo + r) {
-				continue
-			}
-			sizes[r] += t + bytesMessageSize(int(offs[r+1]-offs[r]))
-		}
-	case schema.Int64:
-		vals := c.i64[lo : lo+len(sizes)]
-		for r, v := range vals {
-			if c.null(lo + r) {
-				continue
-			}
-			sizes[r] += t + protowire.SizeVarint(uint64(v))
-		}
-	case schema.Uint64:
-		vals := c.u64[lo : lo+len(sizes)]
-		for r, v := range vals {
-			if c.null(lo + r) {
-				continue
-			}
-			sizes[r] += t + protowire.SizeVarint(v)
-		}
+		return k*(t+5+1+5) + int(c.offs[hi]-c.offs[lo])
+	case schema.Int64, schema.Uint64:
+		return k * (t + binary.MaxVarintLen64)
 	case schema.Float64:
-		c.fixedSize(sizes, lo, t+8)
+		return k * (t + 8)
 	case schema.Bool:
-		c.fixedSize(sizes, lo, t+1)
+		return k * (t + 1)
 	case schema.UUID:
-		c.fixedSize(sizes, lo, t+bytesMessageSize(c.fsb.DataType().(*arrow.FixedSizeBinaryType).ByteWidth))
+		return k * (t + 1 + 1 + binary.MaxVarintLen64 + c.fsb.DataType().(*arrow.FixedSizeBinaryType).ByteWidth)
 	case schema.Timestamp, schema.Duration:
-		vals := c.i64[lo : lo+len(sizes)]
-		for r, v := range vals {
-			if c.null(lo + r) {
-				continue
-			}
-			var s int64
-			var n int32
-			if c.kind == schema.Timestamp {
-				s, n = splitTimestamp(v)
-			} else {
-				s, n = splitDuration(v)
-			}
-			// At most 22 bytes: the length is one byte.
-			sizes[r] += t + 1 + secondsNanosSize(s, n)
-		}
-	default:
-		b := c.scratch[:0]
-		for r := range sizes {
-			prev := len(b)
-			b = c.app(b, lo+r)
-			c.ends[r] = len(b)
-			sizes[r] += len(b) - prev
-		}
-		c.scratch = b
+		// Length byte, then two tags and varints: at most 1+11+1+10.
+		return k * (t + 23)
 	}
+	b := c.scratch[:0]
+	for r := range k {
+		b = c.app(b, lo+r)
+		c.ends[r] = len(b)
+	}
+	c.scratch = b
+	return len(b)
 }
 
-func (c *colEncoder) fixedSize(sizes []int, lo, size int) {
-	if c.nulls == nil {
-		for r := range sizes {
-			sizes[r] += size
-		}
-		return
+// put writes the field of row (in the block starting at lo) at b[p:],
+// which bound has made room for, and returns the position after it.
+func (c *colEncoder) put(b []byte, p, row, lo int) int {
+	if c.null(row) {
+		return p
 	}
-	for r := range sizes {
-		if !c.nulls.IsNull(lo + r) {
-			sizes[r] += size
-		}
-	}
-}
-
-// write writes the field of rows lo.. at their cursors pos and advances them.
-func (c *colEncoder) write(b []byte, pos []int, lo int) {
-	tag := c.tag
 	switch c.kind {
 	case schema.String, schema.Bytes, schema.Geometry:
-		offs, base := c.offs[lo:lo+len(pos)+1], c.offs[0]
-		geom := c.kind == schema.Geometry
-		for r, p := range pos {
-			if c.null(lo + r) {
-				continue
-			}
-			v := c.data[offs[r]-base : offs[r+1]-base]
-			p = putTag(b, p, tag)
-			if geom {
-				if len(v) == 0 {
-					b[p] = 0
-					pos[r] = p + 1
-					continue
-				}
-				p = putVarint(b, p, uint64(1+protowire.SizeBytes(len(v))))
-				b[p] = 1<<3 | byte(protowire.BytesType)
-				p++
-			}
-			p = putVarint(b, p, uint64(len(v)))
-			pos[r] = p + copy(b[p:], v)
-		}
-	case schema.Int64:
-		vals := c.i64[lo : lo+len(pos)]
-		for r, p := range pos {
-			if c.null(lo + r) {
-				continue
-			}
-			p = putTag(b, p, tag)
-			pos[r] = putVarint(b, p, uint64(vals[r]))
-		}
-	case schema.Uint64:
-		vals := c.u64[lo : lo+len(pos)]
-		for r, p := range pos {
-			if c.null(lo + r) {
-				continue
-			}
-			p = putTag(b, p, tag)
-			pos[r] = putVarint(b, p, vals[r])
-		}
-	case schema.Float64:
-		vals := c.f64[lo : lo+len(pos)]
-		for r, p := range pos {
-			if c.null(lo + r) {
-				continue
-			}
-			p = putTag(b, p, tag)
-			pos[r] = putFixed64(b, p, math.Float64bits(vals[r]))
-		}
-	case schema.Bool:
-		for r, p := range pos {
-			if c.null(lo + r) {
-				continue
-			}
-			p = putTag(b, p, tag)
-			b[p] = byte(protowire.EncodeBool(c.bools.Value(lo + r)))
-			pos[r] = p + 1
-		}
-	case schema.UUID:
-		for r, p := range pos {
-			if c.null(lo + r) {
-				continue
-			}
-			p = putTag(b, p, tag)
-			v := c.fsb.Value(lo + r)
+		base := c.offs[0]
+		v := c.data[c.offs[row]-base : c.offs[row+1]-base]
+		p = putTag(b, p, c.tag)
+		if c.kind == schema.Geometry {
 			if len(v) == 0 {
 				b[p] = 0
-				pos[r] = p + 1
-				continue
+				return p + 1
 			}
 			p = putVarint(b, p, uint64(1+protowire.SizeBytes(len(v))))
 			b[p] = 1<<3 | byte(protowire.BytesType)
-			p = putVarint(b, p+1, uint64(len(v)))
-			pos[r] = p + copy(b[p:], v)
-		}
-	case schema.Timestamp, schema.Duration:
-		vals := c.i64[lo : lo+len(pos)]
-		for r, p := range pos {
-			if c.null(lo + r) {
-				continue
-			}
-			var s int64
-			var n int32
-			if c.kind == schema.Timestamp {
-				s, n = splitTimestamp(vals[r])
-			} else {
-				s, n = splitDuration(vals[r])
-			}
-			p = putTag(b, p, tag)
-			b[p] = byte(secondsNanosSize(s, n))
 			p++
-			if s != 0 {
-				b[p] = 1<<3 | byte(protowire.VarintType)
-				p = putVarint(b, p+1, uint64(s))
-			}
-			if n != 0 {
-				b[p] = 2<<3 | byte(protowire.VarintType)
-				p = putVarint(b, p+1, uint64(int64(n)))
-			}
-			pos[r] = p
 		}
-	default:
-		prev := 0
-		for r, p := range pos {
-			end := c.ends[r]
-			pos[r] = p + copy(b[p:], c.scratch[prev:end])
-			prev = end
+		p = putVarint(b, p, uint64(len(v)))
+		return p + copy(b[p:], v)
+	case schema.Int64:
+		p = putTag(b, p, c.tag)
+		return putVarint(b, p, uint64(c.i64[row]))
+	case schema.Uint64:
+		p = putTag(b, p, c.tag)
+		return putVarint(b, p, c.u64[row])
+	case schema.Float64:
+		p = putTag(b, p, c.tag)
+		return putFixed64(b, p, math.Float64bits(c.f64[row]))
+	case schema.Bool:
+		p = putTag(b, p, c.tag)
+		b[p] = byte(protowire.EncodeBool(c.bools.Value(row)))
+		return p + 1
+	case schema.UUID:
+		p = putTag(b, p, c.tag)
+		v := c.fsb.Value(row)
+		if len(v) == 0 {
+			b[p] = 0
+			return p + 1
 		}
+		p = putVarint(b, p, uint64(1+protowire.SizeBytes(len(v))))
+		b[p] = 1<<3 | byte(protowire.BytesType)
+		p = putVarint(b, p+1, uint64(len(v)))
+		return p + copy(b[p:], v)
+	case schema.Timestamp, schema.Duration:
+		var s int64
+		var n int32
+		if c.kind == schema.Timestamp {
+			s, n = splitTimestamp(c.i64[row])
+		} else {
+			s, n = splitDuration(c.i64[row])
+		}
+		p = putTag(b, p, c.tag)
+		b[p] = byte(secondsNanosSize(s, n))
+		p++
+		if s != 0 {
+			b[p] = 1<<3 | byte(protowire.VarintType)
+			p = putVarint(b, p+1, uint64(s))
+		}
+		if n != 0 {
+			b[p] = 2<<3 | byte(protowire.VarintType)
+			p = putVarint(b, p+1, uint64(int64(n)))
+		}
+		return p
 	}
+	r := row - lo
+	from := 0
+	if r > 0 {
+		from = c.ends[r-1]
+	}
+	return p + copy(b[p:], c.scratch[from:c.ends[r]])
 }
 
 // appender appends one row's field (nothing when null) to b.

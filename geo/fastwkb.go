@@ -104,24 +104,29 @@ func fastPath(b []byte, ring bool, want int) ([]byte, bool) {
 		return nil, false
 	}
 	pts := b[:16*n]
+	// Each coordinate is loaded once; the first position has no edge.
+	if !fastPos(pts) {
+		return nil, false
+	}
+	pLon := math.Float64frombits(binary.LittleEndian.Uint64(pts))
+	pLat := math.Float64frombits(binary.LittleEndian.Uint64(pts[8:]))
 	var area float64
-	var pLon, pLat float64
-	for i := range n {
-		p := pts[16*i:]
-		if !fastPos(p) {
+	for i := 1; i < n; i++ {
+		q := pts[16*i : 16*i+16]
+		lon := math.Float64frombits(binary.LittleEndian.Uint64(q[:8]))
+		lat := math.Float64frombits(binary.LittleEndian.Uint64(q[8:]))
+		// NaN fails every comparison, so this also rejects NaN and ±Inf.
+		if !(lon > -180+seamSnap && lon < 180-seamSnap && lat > -90 && lat < 90) {
 			return nil, false
 		}
-		lon := math.Float64frombits(binary.LittleEndian.Uint64(p))
-		lat := math.Float64frombits(binary.LittleEndian.Uint64(p[8:]))
-		if i > 0 {
-			if math.Abs(lon-pLon) >= 180 {
-				return nil, false
-			}
-			if math.Abs(lon-pLon) <= dupTol && math.Abs(lat-pLat) <= dupTol && !(ring && i == n-1) {
-				return nil, false
-			}
-			area += pLon*lat - lon*pLat
+		dLon := lon - pLon
+		if dLon >= 180 || dLon <= -180 {
+			return nil, false
 		}
+		if math.Abs(dLon) <= dupTol && math.Abs(lat-pLat) <= dupTol && !(ring && i == n-1) {
+			return nil, false
+		}
+		area += pLon*lat - lon*pLat
 		pLon, pLat = lon, lat
 	}
 	if ring {

@@ -134,6 +134,9 @@ type mapped struct {
 	setRaw string
 }
 
+// mapperPoolRetain bounds the freed buffers a Mapper keeps for reuse.
+const mapperPoolRetain = 16 << 20
+
 // NewMapper matches the columns of src to the fields of ds, as adjusted
 // by m, and plans the conversion of each. file names the input in errors.
 // Only WithAllocator of the options matters here.
@@ -144,7 +147,13 @@ type mapped struct {
 // does not parse, and no column or --set for the required time field.
 func NewMapper(src *arrow.Schema, ds *schema.Dataset, m Mapping, file string, opts ...Option) (*Mapper, error) {
 	o := newOptions(opts)
-	mp := &Mapper{file: file, mem: o.mem, src: src, noFix: o.noGeoFix}
+	mem := o.mem
+	if mem == memory.DefaultAllocator {
+		// Converted columns (rescaled times, parsed text) are the same few
+		// sizes batch after batch: reuse their buffers.
+		mem = NewPoolAllocator(mapperPoolRetain)
+	}
+	mp := &Mapper{file: file, mem: mem, src: src, noFix: o.noGeoFix}
 	fail := func(column string, format string, args ...any) error {
 		return &Error{File: file, Column: column, Err: fmt.Errorf(format, args...)}
 	}
