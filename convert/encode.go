@@ -134,6 +134,29 @@ func (e *Encoder) Encode(rec arrow.RecordBatch, buf []byte, dps []store.Datapoin
 					}
 					p = putTag(b, p, c.tag)
 					p = putVarint(b, p, c.u64[row])
+				case schema.Timestamp:
+					if c.nullBits != nil && c.null(row) {
+						continue
+					}
+					s, n := splitTimestamp(c.i64[row])
+					p = putTag(b, p, c.tag)
+					p = putSecondsNanos(b, p, s, n)
+				case schema.Geometry:
+					if c.nullBits != nil && c.null(row) {
+						continue
+					}
+					from, to := c.offs[row]-c.offs[0], c.offs[row+1]-c.offs[0]
+					p = putTag(b, p, c.tag)
+					if from == to {
+						b[p] = 0
+						p++
+						continue
+					}
+					l := uint64(to - from)
+					p = putVarint(b, p, 1+uint64(protowire.SizeVarint(l))+l)
+					b[p] = 1<<3 | byte(protowire.BytesType)
+					p = putVarint(b, p+1, l)
+					p += copy(b[p:], c.data[from:to])
 				default:
 					p = c.put(b, p, row, lo)
 				}
@@ -182,6 +205,22 @@ func putVarint(b []byte, p int, v uint64) int {
 	}
 	b[p] = byte(v)
 	return p + 1
+}
+
+// putSecondsNanos writes the length and body of a Timestamp or Duration
+// message (implicit presence: zero seconds or nanos are left out).
+func putSecondsNanos(b []byte, p int, s int64, n int32) int {
+	b[p] = byte(secondsNanosSize(s, n))
+	p++
+	if s != 0 {
+		b[p] = 1<<3 | byte(protowire.VarintType)
+		p = putVarint(b, p+1, uint64(s))
+	}
+	if n != 0 {
+		b[p] = 2<<3 | byte(protowire.VarintType)
+		p = putVarint(b, p+1, uint64(int64(n)))
+	}
+	return p
 }
 
 // putTag writes a field tag (one byte for field numbers below 16).
@@ -389,17 +428,7 @@ func (c *colEncoder) put(b []byte, p, row, lo int) int {
 			s, n = splitDuration(c.i64[row])
 		}
 		p = putTag(b, p, c.tag)
-		b[p] = byte(secondsNanosSize(s, n))
-		p++
-		if s != 0 {
-			b[p] = 1<<3 | byte(protowire.VarintType)
-			p = putVarint(b, p+1, uint64(s))
-		}
-		if n != 0 {
-			b[p] = 2<<3 | byte(protowire.VarintType)
-			p = putVarint(b, p+1, uint64(int64(n)))
-		}
-		return p
+		return putSecondsNanos(b, p, s, n)
 	}
 	r := row - lo
 	from := 0
