@@ -24,7 +24,7 @@ import (
 	"github.com/granaryhq/granary/store"
 )
 
-var batchSize = envInt("GRANARY_BENCH_BATCH", 8192)
+const batchSize = 8192
 
 // BenchmarkDecodeFloor reads every column with arrow-go and nothing else.
 func BenchmarkDecodeFloor(b *testing.B) {
@@ -43,7 +43,7 @@ func BenchmarkDecodeFloor(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		fr, err := pqarrow.NewFileReader(rf, pqarrow.ArrowReadProperties{BatchSize: int64(batchSize), Parallel: false}, mem)
+		fr, err := pqarrow.NewFileReader(rf, pqarrow.ArrowReadProperties{BatchSize: batchSize, Parallel: false}, mem)
 		if err != nil {
 			b.Fatal(err)
 		}
