@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/zeebo/xxh3"
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/granaryhq/granary/schema"
@@ -103,6 +104,7 @@ func (e *Encoder) Encode(rec arrow.RecordBatch, buf []byte, dps []store.Datapoin
 	tv := times.TimestampValues()
 	first, origin := len(dps), len(buf)
 	dps = slices.Grow(dps, n)
+	clear(dps[first : first+n])
 	b := buf[:cap(buf)]
 	p := len(buf)
 	for lo := 0; lo < n; lo += encodeBlock {
@@ -162,11 +164,16 @@ func (e *Encoder) Encode(rec arrow.RecordBatch, buf []byte, dps []store.Datapoin
 				}
 			}
 			data := b[start:p:p]
-			id, err := ID(floorDiv(int64(tv[row]), 1e6), data)
-			if err != nil {
+			millis := floorDiv(int64(tv[row]), 1e6)
+			if millis < 0 || millis > MaxMillis {
+				_, err := ID(millis, data)
 				return b[:p], dps[:first], &RowError{Row: row, Field: schema.FieldTime, Err: err}
 			}
-			dps = append(dps, store.Datapoint{ID: id, Data: data})
+			// dps[len:cap] was cleared above: set only ID and Data.
+			dps = dps[:len(dps)+1]
+			d := &dps[len(dps)-1]
+			d.ID = makeID(uint64(millis), xxh3.Hash128(data))
+			d.Data = data
 		}
 	}
 	return b[:p], dps, nil
@@ -667,7 +674,7 @@ func splitDuration(ns int64) (int64, int32) {
 
 func floorDiv(a, b int64) int64 {
 	q := a / b
-	if a%b != 0 && a < 0 {
+	if q*b > a { // truncated toward zero from below
 		q--
 	}
 	return q

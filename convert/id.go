@@ -30,13 +30,16 @@ func ID(millis int64, canonical []byte) ([16]byte, error) {
 	if millis < 0 || millis > MaxMillis {
 		return id, fmt.Errorf("%w: %s is before 1970-01-01 or after the 48-bit millisecond range (year 10889)", ErrTimeRange, time.UnixMilli(millis).UTC().Format(time.RFC3339Nano))
 	}
-	h := xxh3.Hash128(canonical)
-	var ms [8]byte
-	binary.BigEndian.PutUint64(ms[:], uint64(millis))
-	copy(id[:6], ms[2:])
-	binary.BigEndian.PutUint64(id[6:14], h.Hi)
-	binary.BigEndian.PutUint16(id[14:16], uint16(h.Lo>>48))
-	return id, nil
+	return makeID(uint64(millis), xxh3.Hash128(canonical)), nil
+}
+
+// makeID lays out an ID from in-range milliseconds and the digest.
+func makeID(millis uint64, h xxh3.Uint128) (id [16]byte) {
+	// 48-bit milliseconds, then the digest's first 10 bytes, written as two
+	// overlapping big-endian words.
+	binary.BigEndian.PutUint64(id[0:8], millis<<16|h.Hi>>48)
+	binary.BigEndian.PutUint64(id[8:16], h.Hi<<16|h.Lo>>48)
+	return id
 }
 
 // Millis returns the unix milliseconds an ID starts with.
