@@ -140,9 +140,25 @@ func (e *Encoder) Encode(rec arrow.RecordBatch, buf []byte, dps []store.Datapoin
 					if c.nullBits != nil && c.null(row) {
 						continue
 					}
-					s, n := splitTimestamp(c.i64[row])
+					// putSecondsNanos by hand: this is the commonest message.
+					v := c.i64[row]
+					s := v / 1e9
+					n := v - s*1e9
+					if n < 0 {
+						s, n = s-1, n+1e9
+					}
 					p = putTag(b, p, c.tag)
-					p = putSecondsNanos(b, p, s, n)
+					at := p // the length byte, written once the body is
+					p++
+					if s != 0 {
+						b[p] = 1<<3 | byte(protowire.VarintType)
+						p = putVarint(b, p+1, uint64(s))
+					}
+					if n != 0 {
+						b[p] = 2<<3 | byte(protowire.VarintType)
+						p = putVarint(b, p+1, uint64(n))
+					}
+					b[at] = byte(p - at - 1)
 				case schema.Geometry:
 					if c.nullBits != nil && c.null(row) {
 						continue
