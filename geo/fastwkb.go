@@ -131,8 +131,9 @@ func fastPath(b []byte, ring bool, want int) ([]byte, bool) {
 	}
 	if ring {
 		first := pts[:16]
-		last := pts[16*(n-1):]
-		if string(first) != string(last) {
+		last := pts[16*(n-1) : 16*n]
+		if binary.LittleEndian.Uint64(first) != binary.LittleEndian.Uint64(last) ||
+			binary.LittleEndian.Uint64(first[8:]) != binary.LittleEndian.Uint64(last[8:]) {
 			return nil, false
 		}
 		// The closing position must not also nearly repeat the one before.

@@ -1213,8 +1213,13 @@ func sameGeometry(src arrow.Array, dt arrow.DataType) arrow.Array {
 	if !ok || !arrow.TypeEqual(a.DataType(), dt) {
 		return nil
 	}
+	offs, data := a.ValueOffsets(), a.ValueBytes()
+	base, nulls := offs[0], a.NullN() > 0
 	for i := range a.Len() {
-		if a.IsValid(i) && geo.NeedsFix(a.Value(i)) {
+		if nulls && a.IsNull(i) {
+			continue
+		}
+		if geo.NeedsFix(data[offs[i]-base : offs[i+1]-base]) {
 			return nil
 		}
 	}
