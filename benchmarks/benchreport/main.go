@@ -10,18 +10,23 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 )
 
-// result is one benchmark line.
+// result is one benchmark: the median of its lines when it ran more than
+// once (go test -count), which a noisy shared machine needs.
 type result struct {
 	Package string             `json:"package"`
 	Name    string             `json:"name"`
 	Runs    int                `json:"runs"`
-	Seconds float64            `json:"seconds_per_op"`
-	Metrics map[string]float64 `json:"metrics"`
+	Seconds float64            `json:"seconds_per_op"` // median
+	Samples int                `json:"samples"`        // lines (go test -count)
+	Min     float64            `json:"seconds_min"`
+	Max     float64            `json:"seconds_max"`
+	Metrics map[string]float64 `json:"metrics"` // medians
 }
 
 // ratio compares two benchmarks of one package by time per op.
@@ -46,7 +51,8 @@ var ratios = []ratio{
 func main() {
 	asJSON := flag.Bool("json", false, "print one JSON object")
 	flag.Parse()
-	results, err := parse(os.Stdin)
+	lines, err := parse(os.Stdin)
+	results := aggregate(lines)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchreport:", err)
 		os.Exit(1)
@@ -75,7 +81,7 @@ func main() {
 		return
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "package\tbenchmark\ts/op\trows/s\tallocs/op\tallocs/row\tB/op\tother\t")
+	fmt.Fprintln(tw, "package\tbenchmark\ts/op\tmin–max (runs)\trows/s\tallocs/op\tallocs/row\tB/op\tother\t")
 	for _, r := range results {
 		rows := r.Metrics["rows/s"] * r.Seconds
 		allocsRow := "-"
@@ -90,7 +96,11 @@ func main() {
 				other = append(other, fmt.Sprintf("%s=%.4g", k, v))
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.0f\t%.0f\t%s\t%.0f\t%s\t\n", r.Package, r.Name, r.Seconds, r.Metrics["rows/s"], r.Metrics["allocs/op"], allocsRow, r.Metrics["B/op"], strings.Join(other, " "))
+		spread := "-"
+		if r.Samples > 1 {
+			spread = fmt.Sprintf("%.3f–%.3f (%d)", r.Min, r.Max, r.Samples)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.3f\t%s\t%.0f\t%.0f\t%s\t%.0f\t%s\t\n", r.Package, r.Name, r.Seconds, spread, r.Metrics["rows/s"], r.Metrics["allocs/op"], allocsRow, r.Metrics["B/op"], strings.Join(other, " "))
 	}
 	tw.Flush()
 	if len(outs) > 0 {
@@ -102,6 +112,61 @@ func main() {
 		}
 		tw.Flush()
 	}
+}
+
+// aggregate merges the lines of each benchmark into one result holding
+// the median of every metric, in the order benchmarks first appear.
+func aggregate(lines []result) []result {
+	var out []result
+	index := map[string]int{}
+	groups := map[string][]result{}
+	for _, l := range lines {
+		k := l.Package + " " + l.Name
+		if _, ok := index[k]; !ok {
+			index[k] = len(out)
+			out = append(out, result{Package: l.Package, Name: l.Name})
+		}
+		groups[k] = append(groups[k], l)
+	}
+	for k, i := range index {
+		g := groups[k]
+		r := &out[i]
+		r.Samples = len(g)
+		r.Metrics = map[string]float64{}
+		keys := map[string]bool{}
+		for _, l := range g {
+			r.Runs += l.Runs
+			for m := range l.Metrics {
+				keys[m] = true
+			}
+		}
+		for m := range keys {
+			var vs []float64
+			for _, l := range g {
+				if v, ok := l.Metrics[m]; ok {
+					vs = append(vs, v)
+				}
+			}
+			r.Metrics[m] = median(vs)
+		}
+		secs := make([]float64, len(g))
+		for j, l := range g {
+			secs[j] = l.Seconds
+		}
+		r.Seconds = median(secs)
+		r.Min, r.Max = slices.Min(secs), slices.Max(secs)
+	}
+	return out
+}
+
+func median(vs []float64) float64 {
+	vs = slices.Clone(vs)
+	slices.Sort(vs)
+	n := len(vs)
+	if n%2 == 1 {
+		return vs[n/2]
+	}
+	return (vs[n/2-1] + vs[n/2]) / 2
 }
 
 func find(rs []result, pkg, name string) *result {
