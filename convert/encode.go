@@ -282,7 +282,7 @@ type colEncoder struct {
 	// into scratch; ends[r] is where row lo+r's bytes end in it.
 	app     appender
 	scratch []byte
-	ends    [encodeBlock]int
+	ends    []int // encodeBlock long, for appender columns only
 }
 
 func (c *colEncoder) init(f schema.Field, arr arrow.Array) {
@@ -294,6 +294,7 @@ func (c *colEncoder) init(f schema.Field, arr arrow.Array) {
 	if f.Array {
 		c.kind = kindAppender
 		c.app = newAppender(f, arr)
+		c.ends = make([]int, encodeBlock)
 		return
 	}
 	switch f.Type {
@@ -331,6 +332,7 @@ func (c *colEncoder) init(f schema.Field, arr arrow.Array) {
 	default:
 		c.kind = kindAppender
 		c.app = newAppender(f, arr)
+		c.ends = make([]int, encodeBlock)
 	}
 }
 
