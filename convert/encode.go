@@ -80,10 +80,12 @@ func NewEncoder(ds *schema.Dataset, sc *arrow.Schema) (*Encoder, error) {
 // dps. The datapoints' Data alias the returned buffer: do not reuse it
 // while they are in use.
 //
-// Rows are encoded column at a time in blocks: a first pass over each
-// column adds every row's encoded size of that field, a second writes the
-// field at each row's cursor. Each pass is a tight loop specialised for the
-// column's type (and for columns without nulls), with no per-value call.
+// Rows are encoded one after the other in a single pass: protobuf needs no
+// length before a top-level message, so each field is written where the
+// last one ended. Room is reserved a block of rows at a time from an upper
+// bound of their size (offsets give string lengths at once), and each row
+// is hashed for its ID while its bytes are still in cache. The commonest
+// field kinds are written inline in the row loop.
 func (e *Encoder) Encode(rec arrow.RecordBatch, buf []byte, dps []store.Datapoint) ([]byte, []store.Datapoint, error) {
 	n := int(rec.NumRows())
 	if n == 0 {
@@ -215,8 +217,8 @@ func regrow(b []byte, used, want, done, n, origin int, made []store.Datapoint) [
 	return nb
 }
 
-// encodeBlock is how many rows Encode sizes and writes at a time: small
-// enough for their bytes to stay in cache between the column passes.
+// encodeBlock is how many rows Encode reserves room for at a time (and
+// how many rows of an appender column it encodes ahead into scratch).
 const encodeBlock = 256
 
 // putVarint writes v at b[p:] and returns the position after it.
@@ -263,7 +265,7 @@ func putFixed64(b []byte, p int, v uint64) int {
 // kindAppender marks a column encoded through its appender.
 const kindAppender schema.Type = -1
 
-// colEncoder sizes and writes one column for a block of rows.
+// colEncoder writes one column's field of each row.
 type colEncoder struct {
 	kind     schema.Type
 	tag      []byte // the field's tag
