@@ -106,7 +106,6 @@ func (e *Encoder) Encode(rec arrow.RecordBatch, buf []byte, dps []store.Datapoin
 	tv := times.TimestampValues()
 	first, origin := len(dps), len(buf)
 	dps = slices.Grow(dps, n)
-	clear(dps[first : first+n])
 	b := buf[:cap(buf)]
 	p := len(buf)
 	for lo := 0; lo < n; lo += encodeBlock {
@@ -187,11 +186,9 @@ func (e *Encoder) Encode(rec arrow.RecordBatch, buf []byte, dps []store.Datapoin
 				_, err := ID(millis, data)
 				return b[:p], dps[:first], &RowError{Row: row, Field: schema.FieldTime, Err: err}
 			}
-			// dps[len:cap] was cleared above: set only ID and Data.
-			dps = dps[:len(dps)+1]
-			d := &dps[len(dps)-1]
-			d.ID = makeID(uint64(millis), xxh3.Hash128(data))
-			d.Data = data
+			// One write of the whole datapoint (the slice may be reused:
+			// every other field must be zeroed).
+			dps = append(dps, store.Datapoint{ID: makeID(uint64(millis), xxh3.Hash128(data)), Data: data})
 		}
 	}
 	return b[:p], dps, nil
