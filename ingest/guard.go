@@ -163,11 +163,12 @@ func monotonic[T int32 | int64](offs []T) error {
 	if offs[0] < 0 {
 		return fmt.Errorf("invalid array: first offset %d is negative", offs[0])
 	}
-	bad := false
+	// Branch-free: the sign of any negative step survives the OR.
+	var acc int64
 	for i := 1; i < len(offs); i++ {
-		bad = bad || offs[i] < offs[i-1]
+		acc |= int64(offs[i]) - int64(offs[i-1])
 	}
-	if bad {
+	if acc < 0 {
 		for i := 1; i < len(offs); i++ {
 			if offs[i] < offs[i-1] {
 				return fmt.Errorf("invalid array: offsets decrease at value %d (%d < %d)", i, offs[i], offs[i-1])
