@@ -163,10 +163,11 @@ func monotonic[T int32 | int64](offs []T) error {
 	if offs[0] < 0 {
 		return fmt.Errorf("invalid array: first offset %d is negative", offs[0])
 	}
-	// Branch-free: the sign of any negative step survives the OR.
+	// Branch-free: the sign of a negative offset or step survives the OR.
+	// With every offset non-negative no step overflows, even for int64.
 	var acc int64
 	for i := 1; i < len(offs); i++ {
-		acc |= int64(offs[i]) - int64(offs[i-1])
+		acc |= int64(offs[i]) | (int64(offs[i]) - int64(offs[i-1]))
 	}
 	if acc < 0 {
 		for i := 1; i < len(offs); i++ {

@@ -216,4 +216,9 @@ func TestValidateStringOffsets(t *testing.T) {
 			t.Errorf("offsets %v: got %v, want %q", tc.offs, err, tc.err)
 		}
 	}
+	// 64-bit offsets whose decreasing step overflows int64 arithmetic.
+	offs := []int64{0, 1<<62 + 1, -1 << 62, 5}
+	if err := monotonic(offs); err == nil || !strings.Contains(err.Error(), "offsets decrease at value 2") {
+		t.Errorf("overflowing int64 offsets: got %v", err)
+	}
 }
