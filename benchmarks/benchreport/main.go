@@ -27,6 +27,7 @@ type result struct {
 	Min     float64            `json:"seconds_min"`
 	Max     float64            `json:"seconds_max"`
 	Metrics map[string]float64 `json:"metrics"` // medians
+	times   []float64          // seconds per op of each line, in input order
 }
 
 // ratio compares two benchmarks of one package by time per op.
@@ -72,7 +73,7 @@ func main() {
 		if num == nil || den == nil || den.Seconds == 0 {
 			continue
 		}
-		outs = append(outs, ratioOut{r.Label, num.Seconds / den.Seconds, r.Target})
+		outs = append(outs, ratioOut{r.Label, pairedRatio(num, den), r.Target})
 	}
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
@@ -154,9 +155,26 @@ func aggregate(lines []result) []result {
 			secs[j] = l.Seconds
 		}
 		r.Seconds = median(secs)
+		r.times = secs
 		r.Min, r.Max = slices.Min(secs), slices.Max(secs)
 	}
 	return out
+}
+
+// pairedRatio is num/den. When both ran the same number of rounds
+// (benchmarks/run repeats whole `go test` runs, so sample i of each comes
+// from the same round, minutes apart at most) it is the median of the
+// per-round ratios, which cancels the slow and fast phases of a shared
+// machine; otherwise the ratio of the medians.
+func pairedRatio(num, den *result) float64 {
+	if len(num.times) != len(den.times) || len(num.times) < 2 {
+		return num.Seconds / den.Seconds
+	}
+	rs := make([]float64, len(num.times))
+	for i := range rs {
+		rs[i] = num.times[i] / den.times[i]
+	}
+	return median(rs)
 }
 
 func median(vs []float64) float64 {

@@ -27,3 +27,24 @@ func TestAggregateTakesMedians(t *testing.T) {
 		t.Error("median of an even count")
 	}
 }
+
+func TestPairedRatio(t *testing.T) {
+	// Round 2 ran on a slow machine: both benchmarks took twice as long.
+	in := "pkg: x/readpath\n" +
+		"BenchmarkNum 1 300 ns/op\nBenchmarkDen 1 200 ns/op\n" +
+		"BenchmarkNum 1 600 ns/op\nBenchmarkDen 1 400 ns/op\n" +
+		"BenchmarkNum 1 310 ns/op\nBenchmarkDen 1 200 ns/op\n"
+	lines, err := parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := aggregate(lines)
+	if got := pairedRatio(&rs[0], &rs[1]); got != 1.5 {
+		t.Errorf("paired ratio %v, want 1.5", got)
+	}
+	one := result{Seconds: 3, times: []float64{3}}
+	two := result{Seconds: 2, times: []float64{1, 2}}
+	if got := pairedRatio(&one, &two); got != 1.5 {
+		t.Errorf("unpaired ratio %v, want the ratio of medians 1.5", got)
+	}
+}
