@@ -115,8 +115,10 @@ func WithDelimiter(r rune) Option { return func(o *options) { o.delimiter = r } 
 // WithComment makes CSV lines starting with r comments (default: none).
 func WithComment(r rune) Option { return func(o *options) { o.comment = r } }
 
-// WithAllocator sets the Arrow allocator for every array built (default
-// memory.DefaultAllocator). A pooling allocator saves most allocations.
+// WithAllocator sets the Arrow allocator for every array built. Without
+// it, Parquet sources and mappers each use a PoolAllocator of their own and
+// other sources memory.DefaultAllocator. One PoolAllocator shared by the
+// files of a run (see ReadPoolRetain) saves most allocations.
 func WithAllocator(mem memory.Allocator) Option {
 	return func(o *options) {
 		if mem != nil {

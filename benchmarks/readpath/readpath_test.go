@@ -31,7 +31,7 @@ func BenchmarkDecodeFloor(b *testing.B) {
 	path, rows := modis.Input(b)
 	// The pooling allocator granary's Parquet reader uses by default, so
 	// the ratio compares our work, not two allocators.
-	mem := ingest.NewPoolAllocator(64 << 20)
+	mem := ingest.NewPoolAllocator(ingest.ReadPoolRetain)
 	b.ReportAllocs()
 	for b.Loop() {
 		// The reader settings granary's Parquet source uses: pages
@@ -75,9 +75,12 @@ func BenchmarkGranary(b *testing.B) {
 	b.ReportAllocs()
 	var buf []byte
 	var dps []store.Datapoint
+	// One pool for the run, as the decode floor has (each iteration reads
+	// the file again, like the next file of a multi-file ingest).
+	mem := ingest.NewPoolAllocator(ingest.ReadPoolRetain)
 	for b.Loop() {
 		n := 0
-		err := each(path, ds, func(rec arrow.RecordBatch, enc *convert.Encoder) error {
+		err := each(path, ds, mem, func(rec arrow.RecordBatch, enc *convert.Encoder) error {
 			var err error
 			buf, dps, err = enc.Encode(rec, buf[:0], dps[:0])
 			n += len(dps)
@@ -104,9 +107,10 @@ func BenchmarkNaive(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	mem := ingest.NewPoolAllocator(ingest.ReadPoolRetain)
 	for b.Loop() {
 		n := 0
-		err := each(path, ds, func(rec arrow.RecordBatch, _ *convert.Encoder) error {
+		err := each(path, ds, mem, func(rec arrow.RecordBatch, _ *convert.Encoder) error {
 			for row := range int(rec.NumRows()) {
 				m := naiveMessage(md, ds, rec, row)
 				data, millis, err := convert.Canonical(m)
@@ -130,14 +134,16 @@ func BenchmarkNaive(b *testing.B) {
 	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
 
-// each streams the file through the mapper and calls fn per record.
-func each(path string, ds *schema.Dataset, fn func(arrow.RecordBatch, *convert.Encoder) error) error {
-	src, err := ingest.Open(path, ingest.WithBatchSize(batchSize))
+// each streams the file through the mapper and calls fn per record, as
+// granary ingest does for each file of a run: reader and mapper draw on
+// mem, the run's buffer pool.
+func each(path string, ds *schema.Dataset, mem *ingest.PoolAllocator, fn func(arrow.RecordBatch, *convert.Encoder) error) error {
+	src, err := ingest.Open(path, ingest.WithBatchSize(batchSize), ingest.WithAllocator(mem))
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	mapper, err := ingest.NewMapper(src.Schema(), ds, ingest.Mapping{}, path)
+	mapper, err := ingest.NewMapper(src.Schema(), ds, ingest.Mapping{}, path, ingest.WithAllocator(mem))
 	if err != nil {
 		return err
 	}

@@ -408,6 +408,10 @@ type filePipeline struct {
 	ckpt     *checkpoint
 	progress *progress
 
+	// mem is the run's buffer pool, shared by the files' readers and
+	// mappers: a file then starts with the buffers the last one freed.
+	mem *ingest.PoolAllocator
+
 	read         int64
 	filesSkipped int
 	rowsSkipped  int64
@@ -438,14 +442,17 @@ func (p *filePipeline) chunks() iter.Seq2[batch.Chunk, error] {
 
 // file streams one file; false means the consumer stopped.
 func (p *filePipeline) file(file string, buf *[]byte, dps *[]store.Datapoint, yield func(batch.Chunk, error) bool) (bool, error) {
-	src, err := ingest.Open(file)
+	if p.mem == nil {
+		p.mem = ingest.NewPoolAllocator(ingest.ReadPoolRetain)
+	}
+	src, err := ingest.Open(file, ingest.WithAllocator(p.mem))
 	if err != nil {
 		return false, err
 	}
 	defer src.Close()
 	p.progress.openFile(file, src)
 	defer p.progress.fileDone(file)
-	mapper, err := ingest.NewMapper(src.Schema(), p.ds, p.mapping, file, p.mapOpts...)
+	mapper, err := ingest.NewMapper(src.Schema(), p.ds, p.mapping, file, append(slices.Clip(p.mapOpts), ingest.WithAllocator(p.mem))...)
 	if err != nil {
 		return false, err
 	}
