@@ -111,19 +111,20 @@ func fastPath(b []byte, ring bool, want int) ([]byte, bool) {
 	pLon := math.Float64frombits(binary.LittleEndian.Uint64(pts))
 	pLat := math.Float64frombits(binary.LittleEndian.Uint64(pts[8:]))
 	var area float64
-	for i := 1; i < n; i++ {
-		q := pts[16*i : 16*i+16]
-		lon := math.Float64frombits(binary.LittleEndian.Uint64(q[:8]))
-		lat := math.Float64frombits(binary.LittleEndian.Uint64(q[8:]))
+	rest := pts[16:]
+	for i := 1; len(rest) >= 16; i++ {
+		lon := math.Float64frombits(binary.LittleEndian.Uint64(rest))
+		lat := math.Float64frombits(binary.LittleEndian.Uint64(rest[8:]))
+		rest = rest[16:]
 		// NaN fails every comparison, so this also rejects NaN and ±Inf.
-		if !(lon > -180+seamSnap && lon < 180-seamSnap && lat > -90 && lat < 90) {
+		if !(math.Abs(lon) < 180-seamSnap && math.Abs(lat) < 90) {
 			return nil, false
 		}
-		dLon := lon - pLon
-		if dLon >= 180 || dLon <= -180 {
+		dLon := math.Abs(lon - pLon)
+		if !(dLon < 180) {
 			return nil, false
 		}
-		if math.Abs(dLon) <= dupTol && math.Abs(lat-pLat) <= dupTol && !(ring && i == n-1) {
+		if dLon <= dupTol && math.Abs(lat-pLat) <= dupTol && !(ring && i == n-1) {
 			return nil, false
 		}
 		area += pLon*lat - lon*pLat
