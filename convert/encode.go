@@ -143,21 +143,21 @@ func (e *Encoder) Encode(rec arrow.RecordBatch, buf []byte, dps []store.Datapoin
 					}
 					// putSecondsNanos by hand: this is the commonest message.
 					v := c.i64[row]
-					s := v / 1e9
-					n := v - s*1e9
-					if n < 0 {
-						s, n = s-1, n+1e9
+					secs := v / 1e9
+					nanos := v - secs*1e9
+					if nanos < 0 {
+						secs, nanos = secs-1, nanos+1e9
 					}
 					p = putTag(b, p, c.tag)
 					at := p // the length byte, written once the body is
 					p++
-					if s != 0 {
+					if secs != 0 {
 						b[p] = 1<<3 | byte(protowire.VarintType)
-						p = putVarint(b, p+1, uint64(s))
+						p = putVarint(b, p+1, uint64(secs))
 					}
-					if n != 0 {
+					if nanos != 0 {
 						b[p] = 2<<3 | byte(protowire.VarintType)
-						p = putVarint(b, p+1, uint64(n))
+						p = putVarint(b, p+1, uint64(nanos))
 					}
 					b[at] = byte(p - at - 1)
 				case schema.Geometry:
