@@ -142,12 +142,7 @@ func (e *Encoder) Encode(rec arrow.RecordBatch, buf []byte, dps []store.Datapoin
 						continue
 					}
 					// putSecondsNanos by hand: this is the commonest message.
-					v := c.i64[row]
-					secs := v / 1e9
-					nanos := v - secs*1e9
-					if nanos < 0 {
-						secs, nanos = secs-1, nanos+1e9
-					}
+					secs, nanos := splitTimestamp(c.i64[row])
 					p = putTag(b, p, c.tag)
 					at := p // the length byte, written once the body is
 					p++
@@ -157,7 +152,7 @@ func (e *Encoder) Encode(rec arrow.RecordBatch, buf []byte, dps []store.Datapoin
 					}
 					if nanos != 0 {
 						b[p] = 2<<3 | byte(protowire.VarintType)
-						p = putVarint(b, p+1, uint64(nanos))
+						p = putVarint(b, p+1, uint64(int64(nanos)))
 					}
 					b[at] = byte(p - at - 1)
 				case schema.Geometry:
@@ -306,9 +301,8 @@ func (c *colEncoder) init(f schema.Field, arr arrow.Array) {
 		c.offs, c.data = a.ValueOffsets(), a.ValueBytes()
 		c.tag = protowire.AppendTag(nil, num, protowire.BytesType)
 	case schema.Int64:
-		c.i64 = arr.(*array.Int64).Int64Values()
-		// Two's complement: the same varint as uint64 (Encode reads u64).
-		c.u64 = arrow.Uint64Traits.CastFromBytes(arrow.Int64Traits.CastToBytes(c.i64))
+		// Two's complement: the same varint as uint64.
+		c.u64 = arrow.Uint64Traits.CastFromBytes(arrow.Int64Traits.CastToBytes(arr.(*array.Int64).Int64Values()))
 		c.tag = protowire.AppendTag(nil, num, protowire.VarintType)
 	case schema.Uint64:
 		c.u64 = arr.(*array.Uint64).Uint64Values()
@@ -341,15 +335,6 @@ func (c *colEncoder) null(row int) bool {
 	}
 	i := c.nullOff + row
 	return c.nullBits[i>>3]&(1<<(i&7)) == 0
-}
-
-// bytesMessageSize is the size of appendBytesMessage's value after the tag.
-func bytesMessageSize(l int) int {
-	if l == 0 {
-		return 1
-	}
-	inner := 1 + protowire.SizeBytes(l)
-	return protowire.SizeBytes(inner)
 }
 
 // secondsNanosSize is the length of a Timestamp or Duration message.
@@ -398,33 +383,14 @@ func (c *colEncoder) bound(lo, hi int) int {
 }
 
 // put writes the field of row (in the block starting at lo) at b[p:],
-// which bound has made room for, and returns the position after it.
+// which bound has made room for, and returns the position after it. The
+// row loop in Encode writes strings, bytes, integers, timestamps and
+// geometries itself; put does the rest.
 func (c *colEncoder) put(b []byte, p, row, lo int) int {
 	if c.null(row) {
 		return p
 	}
 	switch c.kind {
-	case schema.String, schema.Bytes, schema.Geometry:
-		base := c.offs[0]
-		v := c.data[c.offs[row]-base : c.offs[row+1]-base]
-		p = putTag(b, p, c.tag)
-		if c.kind == schema.Geometry {
-			if len(v) == 0 {
-				b[p] = 0
-				return p + 1
-			}
-			p = putVarint(b, p, uint64(1+protowire.SizeBytes(len(v))))
-			b[p] = 1<<3 | byte(protowire.BytesType)
-			p++
-		}
-		p = putVarint(b, p, uint64(len(v)))
-		return p + copy(b[p:], v)
-	case schema.Int64:
-		p = putTag(b, p, c.tag)
-		return putVarint(b, p, uint64(c.i64[row]))
-	case schema.Uint64:
-		p = putTag(b, p, c.tag)
-		return putVarint(b, p, c.u64[row])
 	case schema.Float64:
 		p = putTag(b, p, c.tag)
 		return putFixed64(b, p, math.Float64bits(c.f64[row]))
@@ -443,14 +409,8 @@ func (c *colEncoder) put(b []byte, p, row, lo int) int {
 		b[p] = 1<<3 | byte(protowire.BytesType)
 		p = putVarint(b, p+1, uint64(len(v)))
 		return p + copy(b[p:], v)
-	case schema.Timestamp, schema.Duration:
-		var s int64
-		var n int32
-		if c.kind == schema.Timestamp {
-			s, n = splitTimestamp(c.i64[row])
-		} else {
-			s, n = splitDuration(c.i64[row])
-		}
+	case schema.Duration:
+		s, n := splitDuration(c.i64[row])
 		p = putTag(b, p, c.tag)
 		return putSecondsNanos(b, p, s, n)
 	}
@@ -634,15 +594,8 @@ func appendBytesMessage(b []byte, num protowire.Number, v []byte) []byte {
 
 // appendSecondsNanos appends a google.protobuf.Timestamp or Duration.
 func appendSecondsNanos(b []byte, num protowire.Number, s int64, n int32) []byte {
-	size := 0
-	if s != 0 {
-		size += 1 + protowire.SizeVarint(uint64(s))
-	}
-	if n != 0 {
-		size += 1 + protowire.SizeVarint(uint64(int64(n)))
-	}
 	b = protowire.AppendTag(b, num, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(size))
+	b = protowire.AppendVarint(b, uint64(secondsNanosSize(s, n)))
 	if s != 0 {
 		b = protowire.AppendTag(b, 1, protowire.VarintType)
 		b = protowire.AppendVarint(b, uint64(s))
