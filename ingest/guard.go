@@ -88,6 +88,18 @@ func panicError(name, what string, r any) error {
 	return &Error{File: name, Err: fmt.Errorf("%s: the file is malformed (the decoder failed: %s)", what, msg)}
 }
 
+// checked validates a decoded record (when validate is on) and returns it
+// re-labelled with the source's schema sc, which carries the GeoArrow
+// metadata; the caller still owns rec.
+func checked(sc *arrow.Schema, rec arrow.RecordBatch, validate bool) (arrow.RecordBatch, error) {
+	if validate {
+		if err := validateRecord(rec); err != nil {
+			return nil, err
+		}
+	}
+	return array.NewRecordBatch(sc, rec.Columns(), rec.NumRows()), nil
+}
+
 // validateRecord checks every column of rec in full. ValidateFull is wrong
 // for two types (it rejects null arrays, which have no buffers, and panics
 // on unions), so columns containing them are checked child by child.

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
@@ -336,13 +335,11 @@ func (s *ipcStreamSource) next() (rec arrow.RecordBatch, err error) {
 		}
 		return nil, nil
 	}
-	rec = s.rdr.RecordBatch()
-	if s.o.validate {
-		if err := validateRecord(rec); err != nil {
-			return nil, &Error{File: s.name, Err: fmt.Errorf("reading the Arrow IPC stream: corrupt data: %w", err)}
-		}
+	rec, err = checked(s.schema, s.rdr.RecordBatch(), s.o.validate)
+	if err != nil {
+		return nil, &Error{File: s.name, Err: fmt.Errorf("reading the Arrow IPC stream: corrupt data: %w", err)}
 	}
-	return array.NewRecordBatch(s.schema, rec.Columns(), rec.NumRows()), nil
+	return rec, nil
 }
 
 func (s *ipcStreamSource) Batches() iter.Seq2[Batch, error] {
@@ -490,12 +487,11 @@ func (s *ipcFileSource) batch(i int) (rec arrow.RecordBatch, err error) {
 		return nil, &Error{File: s.name, Err: fmt.Errorf("record batch %d: %w", i, err)}
 	}
 	defer r.Release()
-	if s.o.validate {
-		if err := validateRecord(r); err != nil {
-			return nil, &Error{File: s.name, Err: fmt.Errorf("record batch %d: corrupt data: %w", i, err)}
-		}
+	rec, err = checked(s.schema, r, s.o.validate)
+	if err != nil {
+		return nil, &Error{File: s.name, Err: fmt.Errorf("record batch %d: corrupt data: %w", i, err)}
 	}
-	return array.NewRecordBatch(s.schema, r.Columns(), r.NumRows()), nil
+	return rec, nil
 }
 
 func (s *ipcFileSource) Batches() iter.Seq2[Batch, error] {

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -312,13 +311,11 @@ func (s *parquetSource) next(rr pqarrow.RecordReader) (out arrow.RecordBatch, er
 		}
 		return nil, nil
 	}
-	rec := rr.RecordBatch()
-	if s.o.validate {
-		if err := validateRecord(rec); err != nil {
-			return nil, &Error{File: s.name, Err: fmt.Errorf("decoding Parquet: corrupt data: %w", err)}
-		}
+	out, err = checked(s.schema, rr.RecordBatch(), s.o.validate)
+	if err != nil {
+		return nil, &Error{File: s.name, Err: fmt.Errorf("decoding Parquet: corrupt data: %w", err)}
 	}
-	return array.NewRecordBatch(s.schema, rec.Columns(), rec.NumRows()), nil
+	return out, nil
 }
 
 // emptyPageCodec wraps a codec so that an empty compressed block decodes
