@@ -95,54 +95,45 @@ func fastPos(b []byte) bool {
 
 // fastPath checks a line string, or a ring with winding want (1: counter-
 // clockwise, -1: clockwise).
+//
+// The loop indexes the coordinates instead of re-slicing (which costs a
+// pointer mask per step) and keeps its tests few: one per coordinate
+// range, one per edge. It runs for every footprint on ingest.
 func fastPath(b []byte, ring bool, want int) ([]byte, bool) {
 	n, b, ok := count(b)
-	if !ok || len(b) < 16*n {
-		return nil, false
-	}
-	if n < 2 || (ring && n < 4) {
+	if !ok || len(b) < 16*n || n < 2 || (ring && n < 4) {
 		return nil, false
 	}
 	pts := b[:16*n]
-	// Each coordinate is loaded once; the first position has no edge.
-	if !fastPos(pts) {
+	pLon, pLat := coord(pts, 0)
+	// NaN fails every comparison, so these also reject NaN and ±Inf.
+	if !(math.Abs(pLon) < 180-seamSnap && math.Abs(pLat) < 90) {
 		return nil, false
 	}
-	pLon := math.Float64frombits(binary.LittleEndian.Uint64(pts))
-	pLat := math.Float64frombits(binary.LittleEndian.Uint64(pts[8:]))
 	var area float64
-	rest := pts[16:]
-	for i := 1; len(rest) >= 16; i++ {
-		lon := math.Float64frombits(binary.LittleEndian.Uint64(rest))
-		lat := math.Float64frombits(binary.LittleEndian.Uint64(rest[8:]))
-		rest = rest[16:]
-		// NaN fails every comparison, so this also rejects NaN and ±Inf.
-		if !(math.Abs(lon) < 180-seamSnap && math.Abs(lat) < 90) {
+	end := len(pts) - 16 // the last position is checked after the loop
+	for i := 16; i <= end; i += 16 {
+		lon, lat := coord(pts, i)
+		if !(math.Abs(lon) < 180-seamSnap && math.Abs(lat) < 90 && math.Abs(lon-pLon) < 180) {
 			return nil, false
 		}
-		dLon := math.Abs(lon - pLon)
-		if !(dLon < 180) {
-			return nil, false
-		}
-		if dLon <= dupTol && math.Abs(lat-pLat) <= dupTol && !(ring && i == n-1) {
+		// A near-duplicate of the previous position, except that a ring's
+		// closing position repeats its first (checked below).
+		if math.Abs(lon-pLon) <= dupTol && math.Abs(lat-pLat) <= dupTol && !(ring && i == end) {
 			return nil, false
 		}
 		area += pLon*lat - lon*pLat
 		pLon, pLat = lon, lat
 	}
 	if ring {
-		first := pts[:16]
-		last := pts[16*(n-1) : 16*n]
+		first, last := pts[:16], pts[end:]
 		if binary.LittleEndian.Uint64(first) != binary.LittleEndian.Uint64(last) ||
 			binary.LittleEndian.Uint64(first[8:]) != binary.LittleEndian.Uint64(last[8:]) {
 			return nil, false
 		}
 		// The closing position must not also nearly repeat the one before.
-		prev := pts[16*(n-2):]
-		plon := math.Float64frombits(binary.LittleEndian.Uint64(prev))
-		plat := math.Float64frombits(binary.LittleEndian.Uint64(prev[8:]))
-		flon := math.Float64frombits(binary.LittleEndian.Uint64(first))
-		flat := math.Float64frombits(binary.LittleEndian.Uint64(first[8:]))
+		plon, plat := coord(pts, end-16)
+		flon, flat := coord(pts, 0)
 		if math.Abs(plon-flon) <= dupTol && math.Abs(plat-flat) <= dupTol {
 			return nil, false
 		}
@@ -151,4 +142,10 @@ func fastPath(b []byte, ring bool, want int) ([]byte, bool) {
 		}
 	}
 	return b[16*n:], true
+}
+
+// coord reads the position at b[i:i+16].
+func coord(b []byte, i int) (lon, lat float64) {
+	c := b[i : i+16 : i+16]
+	return math.Float64frombits(binary.LittleEndian.Uint64(c)), math.Float64frombits(binary.LittleEndian.Uint64(c[8:]))
 }
