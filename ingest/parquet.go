@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -37,6 +38,9 @@ type parquetSource struct {
 	mem    memory.Allocator
 	o      options
 	rows   int64 // the row groups' total
+	// retype holds, per top-level column, the type to re-label the decoded
+	// column with (nil: none); see readDurationsAsInt64.
+	retype []arrow.DataType
 	used   bool
 	closed bool
 	// unknownTypes counts columns whose logical type (from a newer Parquet
@@ -154,6 +158,7 @@ func openParquet(name string, ra parquet.ReaderAtSeeker, closer io.Closer, o opt
 		return fail(parquetOpenErr(err))
 	}
 	s.fr = fr
+	s.retype = readDurationsAsInt64(fr.Manifest)
 	lookup := func(k string) (string, bool) {
 		v := md.KeyValueMetadata().FindValue(k)
 		if v == nil {
@@ -311,11 +316,136 @@ func (s *parquetSource) next(rr pqarrow.RecordReader) (out arrow.RecordBatch, er
 		}
 		return nil, nil
 	}
-	out, err = checked(s.schema, rr.RecordBatch(), s.o.validate)
+	rec := rr.RecordBatch()
+	if s.retype != nil {
+		rec = relabelColumns(rec, s.retype)
+		defer rec.Release()
+	}
+	out, err = checked(s.schema, rec, s.o.validate)
 	if err != nil {
 		return nil, &Error{File: s.name, Err: fmt.Errorf("decoding Parquet: corrupt data: %w", err)}
 	}
 	return out, nil
+}
+
+// readDurationsAsInt64 makes the reader decode Arrow durations as int64.
+// Parquet has no duration type: Arrow writers (pyarrow, arrow-go, granary's
+// export) store one as INT64 and name the type only in the file's stored
+// Arrow schema, which arrow-go restores but has no column reader for ("no
+// support for reading columns of type: duration"). The values are the
+// same 64-bit integers either way, so each decoded column only needs its
+// type put back: the returned types, per top-level column (nil when no
+// column holds a duration).
+func readDurationsAsInt64(m *pqarrow.SchemaManifest) []arrow.DataType {
+	var retype []arrow.DataType
+	for i := range m.Fields {
+		sf := &m.Fields[i]
+		if !hasDuration(sf.Field.Type) {
+			continue
+		}
+		if retype == nil {
+			retype = make([]arrow.DataType, len(m.Fields))
+		}
+		retype[i] = sf.Field.Type
+		durationsAsInt64(sf)
+	}
+	return retype
+}
+
+// durationsAsInt64 replaces every duration in sf's type tree with int64.
+func durationsAsInt64(sf *pqarrow.SchemaField) {
+	f := *sf.Field
+	f.Type = withoutDurations(f.Type)
+	sf.Field = &f
+	for i := range sf.Children {
+		durationsAsInt64(&sf.Children[i])
+	}
+}
+
+func hasDuration(dt arrow.DataType) bool {
+	if dt.ID() == arrow.DURATION {
+		return true
+	}
+	if nt, ok := dt.(arrow.NestedType); ok {
+		for _, f := range nt.Fields() {
+			if hasDuration(f.Type) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func withoutDurations(dt arrow.DataType) arrow.DataType {
+	if !hasDuration(dt) {
+		return dt
+	}
+	field := func(f arrow.Field) arrow.Field {
+		f.Type = withoutDurations(f.Type)
+		return f
+	}
+	switch t := dt.(type) {
+	case *arrow.DurationType:
+		return arrow.PrimitiveTypes.Int64
+	case *arrow.ListType:
+		return arrow.ListOfField(field(t.ElemField()))
+	case *arrow.LargeListType:
+		return arrow.LargeListOfField(field(t.ElemField()))
+	case *arrow.FixedSizeListType:
+		return arrow.FixedSizeListOfField(t.Len(), field(t.ElemField()))
+	case *arrow.MapType:
+		m := arrow.MapOfFields(field(t.KeyField()), field(t.ItemField()))
+		m.KeysSorted = t.KeysSorted
+		return m
+	case *arrow.StructType:
+		fs := make([]arrow.Field, t.NumFields())
+		for i := range fs {
+			fs[i] = field(t.Field(i))
+		}
+		return arrow.StructOf(fs...)
+	}
+	return dt
+}
+
+// relabelColumns returns rec with the columns that have a type in types
+// re-labelled with it (same buffers, no copy).
+func relabelColumns(rec arrow.RecordBatch, types []arrow.DataType) arrow.RecordBatch {
+	cols := make([]arrow.Array, rec.NumCols())
+	fields := make([]arrow.Field, rec.NumCols())
+	for i, col := range rec.Columns() {
+		fields[i] = rec.Schema().Field(i)
+		if i >= len(types) || types[i] == nil {
+			col.Retain()
+			cols[i] = col
+			continue
+		}
+		d := relabelData(col.Data(), types[i])
+		cols[i] = array.MakeFromData(d)
+		d.Release()
+		fields[i].Type = types[i]
+	}
+	md := rec.Schema().Metadata()
+	out := array.NewRecordBatch(arrow.NewSchema(fields, &md), cols, rec.NumRows())
+	for _, c := range cols {
+		c.Release()
+	}
+	return out
+}
+
+// relabelData returns d with type dt, which has the same physical layout.
+func relabelData(d arrow.ArrayData, dt arrow.DataType) arrow.ArrayData {
+	var kids []arrow.ArrayData
+	if nt, ok := dt.(arrow.NestedType); ok && len(d.Children()) > 0 {
+		fs := nt.Fields()
+		for i, k := range d.Children() {
+			kids = append(kids, relabelData(k, fs[i].Type))
+		}
+	}
+	out := array.NewData(dt, d.Len(), d.Buffers(), kids, d.NullN(), d.Offset())
+	for _, k := range kids {
+		k.Release()
+	}
+	return out
 }
 
 // emptyPageCodec wraps a codec so that an empty compressed block decodes
