@@ -18,6 +18,11 @@ var ErrNoGeometry = errors.New("feature has no geometry")
 // its features' geometries in order. Properties are not kept here: callers that
 // need them (e.g. the CLI's fix command) decode with orb/geojson directly.
 func ParseGeoJSON(b []byte) (orb.Geometry, error) {
+	// orb keeps the first two numbers of a position and drops the rest
+	// without a word: refuse Z/M here as WKB and WKT do.
+	if geojsonHasZM(b) {
+		return nil, fmt.Errorf("geo: parse geojson: %w", ErrNot2D)
+	}
 	var head struct {
 		Type string `json:"type"`
 	}

@@ -55,7 +55,7 @@ func checkWKBHeader(b []byte) error {
 	}
 	typ := order.Uint32(b[1:5])
 	if typ&(ewkbZFlag|ewkbMFlag) != 0 || (typ&0xffff) >= 1000 {
-		return errors.New("geo: parse wkb: Z/M coordinates are not supported (2-D only)")
+		return fmt.Errorf("geo: parse wkb: %w", ErrNot2D)
 	}
 	return nil
 }

@@ -29,6 +29,9 @@ func ParseWKT(s string) (orb.Geometry, error) {
 	}
 	g, err := wkt.Unmarshal(body)
 	if err != nil {
+		if wktHasZM(body) {
+			err = ErrNot2D
+		}
 		return nil, fmt.Errorf("geo: parse wkt %q: %w", abbreviate(body, 40), err)
 	}
 	return g, nil
