@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -19,6 +20,7 @@ type RecordOption func(*recordConfig)
 
 type recordConfig struct {
 	mapping   ingest.Mapping
+	mapOpts   []ingest.Option
 	maxBytes  int
 	batchRows int
 	mem       memory.Allocator
@@ -35,6 +37,12 @@ func newRecordConfig(opts []RecordOption) recordConfig {
 // WithMapping maps the records' columns onto fields as the CLI's --map,
 // --drop and --set do (default: by name).
 func WithMapping(m ingest.Mapping) RecordOption { return func(c *recordConfig) { c.mapping = m } }
+
+// WithMapperOptions passes mapping options to IngestRecords' mapper, e.g.
+// ingest.WithForce2D() or ingest.WithoutGeometryFix().
+func WithMapperOptions(opts ...ingest.Option) RecordOption {
+	return func(c *recordConfig) { c.mapOpts = append(c.mapOpts, opts...) }
+}
 
 // WithMaxCallBytes caps the encoded bytes of one ingest call (default 4 MiB).
 func WithMaxCallBytes(n int) RecordOption {
@@ -105,7 +113,7 @@ func (c *DatapointClient) IngestRecords(ctx context.Context, ds *Dataset, collec
 			return out, err
 		}
 		if mapper == nil || !rec.Schema().Equal(src) {
-			if mapper, err = ingest.NewMapper(rec.Schema(), ds.Schema, cfg.mapping, "records", ingest.WithAllocator(cfg.mem)); err != nil {
+			if mapper, err = ingest.NewMapper(rec.Schema(), ds.Schema, cfg.mapping, "records", append(slices.Clip(cfg.mapOpts), ingest.WithAllocator(cfg.mem))...); err != nil {
 				return out, err
 			}
 			if enc, err = convert.NewEncoder(ds.Schema, mapper.Schema()); err != nil {

@@ -2,6 +2,7 @@ package datasets_test
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/granaryhq/granary/datasets"
+	"github.com/granaryhq/granary/ingest"
 	"github.com/granaryhq/granary/schema"
 )
 
@@ -90,5 +92,45 @@ func TestArrowRecordsRoundTrip(t *testing.T) {
 	}
 	if n != 15000 {
 		t.Fatalf("%d rows back", n)
+	}
+}
+
+// TestIngestRecordsMapperOptions: mapping options reach IngestRecords'
+// mapper (here: Z geometries are refused, then flattened on request).
+func TestIngestRecordsMapperOptions(t *testing.T) {
+	ctx := t.Context()
+	c, err := datasets.NewClient(datasets.WithStorePath(filepath.Join(t.TempDir(), "g.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, _ := schema.New("etl", "footprints", "Footprints", schema.SpatioTemporal, nil)
+	ds, err := c.Datasets.Create(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	col, err := c.Collections.Create(ctx, ds.ID, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := arrow.NewSchema([]arrow.Field{
+		{Name: "time", Type: &arrow.TimestampType{Unit: arrow.Second}},
+		{Name: "geometry", Type: arrow.BinaryTypes.String},
+	}, nil)
+	records := func(yield func(arrow.RecordBatch, error) bool) {
+		b := array.NewRecordBuilder(memory.DefaultAllocator, sc)
+		defer b.Release()
+		b.Field(0).(*array.TimestampBuilder).Append(1_704_067_200)
+		b.Field(1).(*array.StringBuilder).Append("POINT Z (13.4 52.5 34)")
+		rec := b.NewRecordBatch()
+		defer rec.Release()
+		yield(rec, nil)
+	}
+	if _, err := c.Datapoints.IngestRecords(ctx, ds, col.ID, records, false); err == nil || !strings.Contains(err.Error(), "2-D only") {
+		t.Fatalf("a Z point without WithForce2D: %v", err)
+	}
+	resp, err := c.Datapoints.IngestRecords(ctx, ds, col.ID, records, false, datasets.WithMapperOptions(ingest.WithForce2D()))
+	if err != nil || resp.NumCreated != 1 {
+		t.Fatalf("with WithForce2D: %+v, %v", resp, err)
 	}
 }

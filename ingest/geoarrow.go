@@ -18,8 +18,9 @@ import (
 // with GeoArrow metadata (GeoArrow extension types, GeoParquet geometry
 // columns, Parquet GEOMETRY/GEOGRAPHY) mapped onto a geometry field has
 // its CRS checked (longitude/latitude only) and native GeoArrow encodings
-// converted to WKB; everything else goes to planFor.
-func planForColumn(col arrow.Field, f schema.Field) (*plan, error) {
+// converted to WKB (with force2D, z and m coordinates are dropped);
+// everything else goes to planFor.
+func planForColumn(col arrow.Field, f schema.Field, force2D bool) (*plan, error) {
 	if f.Type != schema.Geometry || f.Array {
 		return planFor(col.Type, f)
 	}
@@ -42,7 +43,7 @@ func planForColumn(col arrow.Field, f schema.Field) (*plan, error) {
 		}
 		return unwrapExtension(p), nil
 	case encPoint, encLineString, encPolygon, encMultiPoint, encMultiLineString, encMultiPolygon, encBox:
-		p, err := nativeGeometryPlan(storage, c.Encoding)
+		p, err := nativeGeometryPlan(storage, c.Encoding, force2D)
 		if err != nil {
 			return nil, fmt.Errorf("no conversion from GeoArrow %s %s to geometry: %w", c.Encoding, storage, err)
 		}
@@ -75,13 +76,20 @@ func unwrapExtension(p *plan) *plan {
 type coordReader func(j int) (orb.Point, error)
 
 // coordsOf plans reading a coordinate array of type dt. Only 2-D
-// coordinates are accepted: package geo stores no Z or M.
-func coordsOf(dt arrow.DataType) (func(arrow.Array) coordReader, error) {
+// coordinates are accepted (package geo stores no Z or M) unless force2D
+// is set, which reads the x and y of xyz, xym and xyzm coordinates.
+func coordsOf(dt arrow.DataType, force2D bool) (func(arrow.Array) coordReader, error) {
+	dims := coordDims(dt)
+	if dims != 2 && (!force2D || dims < 2 || dims > 4) {
+		if dims > 2 && dims <= 4 {
+			return nil, fmt.Errorf("coordinates with %d dimensions (%s): only x/y are supported (2-D only; --force-2d drops z and m)", dims, dt)
+		}
+		if dims != 0 {
+			return nil, fmt.Errorf("coordinates with %d dimensions (%s): only x/y are supported (2-D only)", dims, dt)
+		}
+	}
 	switch d := dt.(type) {
 	case *arrow.StructType:
-		if d.NumFields() != 2 {
-			return nil, fmt.Errorf("coordinates with %d dimensions (%s): only x/y are supported (2-D only)", d.NumFields(), dt)
-		}
 		xi, yi := -1, -1
 		for i, fl := range d.Fields() {
 			switch strings.ToLower(fl.Name) {
@@ -89,6 +97,11 @@ func coordsOf(dt arrow.DataType) (func(arrow.Array) coordReader, error) {
 				xi = i
 			case "y":
 				yi = i
+			case "z", "m":
+			default:
+				if dims > 2 {
+					return nil, fmt.Errorf("coordinate struct %s has a member %q besides x, y, z and m", dt, fl.Name)
+				}
 			}
 			if !isFloat(fl.Type) {
 				return nil, fmt.Errorf("coordinate %q is %s, want a float", fl.Name, fl.Type)
@@ -109,9 +122,7 @@ func coordsOf(dt arrow.DataType) (func(arrow.Array) coordReader, error) {
 			}
 		}, nil
 	case *arrow.FixedSizeListType:
-		if d.Len() != 2 {
-			return nil, fmt.Errorf("coordinates with %d dimensions (%s): only x/y are supported (2-D only)", d.Len(), dt)
-		}
+		// Interleaved: x and y lead each position whatever follows.
 		if !isFloat(d.Elem()) {
 			return nil, fmt.Errorf("coordinates are %s, want floats", d.Elem())
 		}
@@ -146,7 +157,7 @@ func listOf(dt arrow.DataType) (arrow.DataType, bool) {
 
 // nativeGeometryPlan converts GeoArrow native arrays (GeoParquet 1.1
 // "point" … "multipolygon", and geoarrow.box) into canonical WKB.
-func nativeGeometryPlan(dt arrow.DataType, enc string) (*plan, error) {
+func nativeGeometryPlan(dt arrow.DataType, enc string, force2D bool) (*plan, error) {
 	depth := map[string]int{encPoint: 0, encLineString: 1, encMultiPoint: 1, encPolygon: 2, encMultiLineString: 2, encMultiPolygon: 3}[enc]
 	if enc == encBox {
 		return boxPlan(dt)
@@ -159,11 +170,12 @@ func nativeGeometryPlan(dt arrow.DataType, enc string) (*plan, error) {
 		}
 		coordDT = e
 	}
-	coords, err := coordsOf(coordDT)
+	coords, err := coordsOf(coordDT, force2D)
 	if err != nil {
 		return nil, err
 	}
-	return &plan{bind: func(src arrow.Array, b array.Builder, _ *Stats) cellFunc {
+	flattens := coordDims(coordDT) > 2
+	return &plan{bind: func(src arrow.Array, b array.Builder, st *Stats) cellFunc {
 		out := b.(*array.BinaryBuilder)
 		levels := make([]array.ListLike, depth)
 		cur := src
@@ -268,6 +280,9 @@ func nativeGeometryPlan(dt arrow.DataType, enc string) (*plan, error) {
 				return trimGeo(err)
 			}
 			out.Append(w)
+			if flattens {
+				st.GeometriesFlattened++
+			}
 			return nil
 		}
 	}}, nil

@@ -2,6 +2,8 @@ package ingest
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"math"
 	"strings"
 
@@ -23,6 +25,9 @@ func geometryWKB(data []byte) ([]byte, error) {
 	}
 	g, err := geo.Parse(data)
 	if err != nil {
+		if errors.Is(err, geo.ErrNot2D) {
+			return nil, trimGeo(fmt.Errorf("%w; --force-2d (WithForce2D) drops them", err))
+		}
 		if !isPointEmpty(data) {
 			return nil, trimGeo(err)
 		}

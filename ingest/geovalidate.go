@@ -542,7 +542,7 @@ func (v *geoValidator) data(path string, o options) {
 		case enc == encWKB:
 			p, err = planFor(sc.Field(i[0]).Type, schema.Field{Type: schema.Geometry})
 		case isNativeEncoding(enc):
-			p, err = nativeGeometryPlan(sc.Field(i[0]).Type, enc)
+			p, err = nativeGeometryPlan(sc.Field(i[0]).Type, enc, false)
 		default:
 			err = fmt.Errorf("unsupported encoding: %s", enc)
 		}

@@ -129,7 +129,7 @@ func InferSchemaMapping(src Source, codeName string) (*schema.Dataset, Mapping, 
 	// Check that the mapper takes every proposal; drop those it would not.
 	kept := props[:0]
 	for _, p := range props {
-		if _, err := planForColumn(sc.Field(p.col), p.field); err != nil {
+		if _, err := planForColumn(sc.Field(p.col), p.field, true); err != nil {
 			dropped = append(dropped, fmt.Sprintf("%s (%v)", p.name, err))
 			m.Drop = append(m.Drop, p.name)
 			continue

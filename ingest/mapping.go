@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 
+	"github.com/granaryhq/granary/geo"
 	"github.com/granaryhq/granary/schema"
 )
 
@@ -100,6 +101,9 @@ type Stats struct {
 	// RingsRewound rings whose winding was reversed (see WithoutGeometryFix).
 	GeometriesSplit int64
 	RingsRewound    int64
+	// GeometriesFlattened counts geometries whose Z and M ordinates were
+	// dropped (WithForce2D).
+	GeometriesFlattened int64
 }
 
 // Add adds o to s, e.g. to total the stats of several files.
@@ -109,18 +113,20 @@ func (s *Stats) Add(o Stats) {
 	s.NullElements += o.NullElements
 	s.GeometriesSplit += o.GeometriesSplit
 	s.RingsRewound += o.RingsRewound
+	s.GeometriesFlattened += o.GeometriesFlattened
 }
 
 // Mapper converts batches of one source schema into records of a
 // dataset's canonical Arrow schema.
 type Mapper struct {
-	noFix bool // keep geometries as given (still validated)
-	file  string
-	mem   memory.Allocator
-	src   *arrow.Schema
-	out   *arrow.Schema
-	cols  []mapped
-	stats Stats
+	noFix   bool // keep geometries as given (still validated)
+	force2D bool // drop Z and M ordinates of geometries
+	file    string
+	mem     memory.Allocator
+	src     *arrow.Schema
+	out     *arrow.Schema
+	cols    []mapped
+	stats   Stats
 }
 
 type mapped struct {
@@ -130,6 +136,7 @@ type mapped struct {
 	name   string         // source column name
 	plan   *plan
 	srcDT  arrow.DataType
+	flat   bool          // geometries in WKB/WKT/GeoJSON to make 2-D first (WithForce2D)
 	value  scalar.Scalar // the constant of a --set field
 	setRaw string
 }
@@ -153,7 +160,7 @@ func NewMapper(src *arrow.Schema, ds *schema.Dataset, m Mapping, file string, op
 		// sizes batch after batch: reuse their buffers.
 		mem = NewPoolAllocator(mapperPoolRetain)
 	}
-	mp := &Mapper{file: file, mem: mem, src: src, noFix: o.noGeoFix}
+	mp := &Mapper{file: file, mem: mem, src: src, noFix: o.noGeoFix, force2D: o.force2D}
 	fail := func(column string, format string, args ...any) error {
 		return &Error{File: file, Column: column, Err: fmt.Errorf(format, args...)}
 	}
@@ -272,12 +279,20 @@ func NewMapper(src *arrow.Schema, ds *schema.Dataset, m Mapping, file string, op
 		c := mapped{field: f, dt: dt, src: -1}
 		if i, ok := byField[f.Name]; ok {
 			c.src, c.name, c.srcDT = i, cols[i].Name, cols[i].Type
-			p, err := planForColumn(cols[i], f)
+			p, err := planForColumn(cols[i], f, o.force2D)
 			if err != nil {
 				return nil, fail(cols[i].Name, "field %q: %v", f.Name, err)
 			}
 			c.plan = p
+			// Native GeoArrow coordinates are read as x/y by the plan;
+			// encoded geometries are rewritten before it.
+			c.flat = o.force2D && f.Type == schema.Geometry && !f.Array && !isNativeGeoColumn(cols[i])
 		} else if v, ok := sets[f.Name]; ok {
+			if o.force2D && f.Type == schema.Geometry && !f.Array {
+				if flat, changed, err := geo.Force2D([]byte(v)); err == nil && changed {
+					v = string(flat)
+				}
+			}
 			sc, err := constant(f, v)
 			if err != nil {
 				return nil, fail("", "--set %s=%s: cannot parse %q as %s: %v", f.Name, v, clip(v), f.TypeString(), err)
@@ -449,6 +464,12 @@ func (m *Mapper) Map(b Batch) (out arrow.RecordBatch, err error) {
 		src := rec.Column(c.src)
 		if !arrow.TypeEqual(src.DataType(), c.srcDT) {
 			return nil, &Error{File: m.file, Column: c.name, Err: fmt.Errorf("map: the batch's column has type %s, the mapper was made for %s", src.DataType(), c.srcDT)}
+		}
+		if c.flat {
+			flat, k := force2DColumn(src, m.mem)
+			defer flat.Release()
+			src = flat
+			st.GeometriesFlattened += k
 		}
 		if c.plan.same != nil {
 			if a := c.plan.same(src, c.dt); a != nil {

@@ -69,6 +69,7 @@ type options struct {
 	requireRows  bool  // Parquet: decoded rows must match the footer
 
 	noGeoFix bool // mapping: keep geometries as given
+	force2D  bool // mapping: drop Z and M ordinates of geometries
 }
 
 const (

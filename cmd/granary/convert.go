@@ -115,7 +115,7 @@ same IDs as ingesting the inputs.`,
 			el := time.Since(start).Seconds()
 			if a.json {
 				return a.printJSON(map[string]any{"read": p.read, "written": n, "file": ef.output, "format": format.String(),
-					"padding_stripped": p.stats.Padding + p.stats.NullElements, "geometries_split": p.stats.GeometriesSplit, "rings_rewound": p.stats.RingsRewound, "elapsed_s": el})
+					"padding_stripped": p.stats.Padding + p.stats.NullElements, "geometries_split": p.stats.GeometriesSplit, "rings_rewound": p.stats.RingsRewound, "geometries_flattened": p.stats.GeometriesFlattened, "elapsed_s": el})
 			}
 			if !a.quiet && ef.output != "-" {
 				fmt.Fprintf(a.stdout, "converted %d row(s) from %d file(s) into %s (%s, %.2fs)\n", n, len(files), ef.output, format, el)

@@ -43,6 +43,7 @@ type ingestSummary struct {
 	PaddingStripped int64   `json:"padding_stripped"`
 	GeometriesSplit int64   `json:"geometries_split"`
 	RingsRewound    int64   `json:"rings_rewound"`
+	Flattened       int64   `json:"geometries_flattened"`
 	Calls           int     `json:"calls"`
 	Retries         int     `json:"retries"`
 	ElapsedSeconds  float64 `json:"elapsed_s"`
@@ -223,7 +224,7 @@ A progress bar shows on a terminal, a log line every 10 seconds otherwise;
 				DryRun: dryRun, Files: len(files), FilesSkipped: p.filesSkipped, RowsSkipped: p.rowsSkipped,
 				Read: p.read, Created: res.Created, Existing: res.Existing, Rejected: res.Rejected,
 				PaddingStripped: p.stats.Padding + p.stats.NullElements, GeometriesSplit: p.stats.GeometriesSplit, RingsRewound: p.stats.RingsRewound,
-				Calls: res.Calls, Retries: res.Retries, ElapsedSeconds: time.Since(start).Seconds(),
+				Flattened: p.stats.GeometriesFlattened, Calls: res.Calls, Retries: res.Retries, ElapsedSeconds: time.Since(start).Seconds(),
 			}
 			if sum.ElapsedSeconds > 0 {
 				sum.RowsPerSecond = float64(sum.Read) / sum.ElapsedSeconds
@@ -258,6 +259,9 @@ A progress bar shows on a terminal, a log line every 10 seconds otherwise;
 			if !a.quiet {
 				fmt.Fprintf(a.stdout, "ingested %d row(s) from %d file(s) into %s: %d created, %d already existed in %d call(s)%s (%.2fs, %.0f rows/s)%s\n",
 					sum.Read, sum.Files, target, sum.Created, sum.Existing, sum.Calls, retriesNote(sum.Retries), sum.ElapsedSeconds, sum.RowsPerSecond, skipped)
+				if sum.Flattened > 0 {
+					fmt.Fprintf(a.stdout, "--force-2d dropped the Z/M ordinates of %d geometr%s\n", sum.Flattened, map[bool]string{true: "y", false: "ies"}[sum.Flattened == 1])
+				}
 			}
 			return nil
 		},
@@ -925,6 +929,7 @@ func fdPos(fd int) int64 {
 type mappingFlags struct {
 	maps, drops, sets []string
 	noFix             bool
+	force2D           bool
 }
 
 func (m *mappingFlags) add(f *pflag.FlagSet) {
@@ -932,6 +937,7 @@ func (m *mappingFlags) add(f *pflag.FlagSet) {
 	f.StringArrayVar(&m.drops, "drop", nil, "ignore a column (repeatable)")
 	f.StringArrayVar(&m.sets, "set", nil, "set a field on every row: field=value (repeatable)")
 	f.BoolVar(&m.noFix, "no-antimeridian-fix", false, "store geometries as given instead of cutting them at the antimeridian and fixing their winding (they are still validated)")
+	f.BoolVar(&m.force2D, "force-2d", false, "drop the Z and M ordinates of geometries (like PostGIS ST_Force2D) instead of refusing them")
 }
 
 func (m *mappingFlags) build() (ingest.Mapping, []ingest.Option, error) {
@@ -943,11 +949,18 @@ func (m *mappingFlags) build() (ingest.Mapping, []ingest.Option, error) {
 	if m.noFix {
 		opts = append(opts, ingest.WithoutGeometryFix())
 	}
+	if m.force2D {
+		opts = append(opts, ingest.WithForce2D())
+	}
 	return mapping, opts, nil
 }
 
 // fingerprint identifies the mapping in a checkpoint: a different mapping
 // stores different datapoints, so finished work does not carry over.
 func (m *mappingFlags) fingerprint() string {
-	return fmt.Sprintf("map=%q drop=%q set=%q nofix=%v", m.maps, m.drops, m.sets, m.noFix)
+	fp := fmt.Sprintf("map=%q drop=%q set=%q nofix=%v", m.maps, m.drops, m.sets, m.noFix)
+	if m.force2D {
+		fp += " force2d" // (absent before the flag existed: old checkpoints stay valid)
+	}
+	return fp
 }

@@ -247,6 +247,31 @@ func TestSpatioTemporal(t *testing.T) {
 	}
 }
 
+// TestForce2D: Z/M geometries are refused with a hint, then flattened on
+// request, and the flattened rows have the IDs of their 2-D twins.
+func TestForce2D(t *testing.T) {
+	dir := workdir(t)
+	z := "time\tgeometry\n2024-03-01T00:00:00Z\tPOLYGON Z ((10 50 1, 12 50 1, 12 52 1, 10 52 1, 10 50 1))\n2024-03-01T00:05:00Z\tPOINT M (13.4 52.5 7)\n"
+	flat := "time\tgeometry\n2024-03-01T00:00:00Z\tPOLYGON ((10 50, 12 50, 12 52, 10 52, 10 50))\n2024-03-01T00:05:00Z\tPOINT (13.4 52.5)\n"
+	os.WriteFile(filepath.Join(dir, "z.tsv"), []byte(z), 0o644)
+	os.WriteFile(filepath.Join(dir, "flat.tsv"), []byte(flat), 0o644)
+	mustRun(t, dir, "dataset", "create", "--schema", "granules.yaml")
+	ds := []string{"--dataset", "my_org.granules"}
+	r := granary(t, dir, append([]string{"ingest", "--collection", "z", "z.tsv"}, ds...)...)
+	if r.code != 1 || !strings.Contains(r.stderr, "2-D only") || !strings.Contains(r.stderr, "--force-2d") || !strings.Contains(r.stderr, "row 1") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	sum := jsonLines(t, mustRun(t, dir, append([]string{"ingest", "--json", "--force-2d", "--collection", "z", "z.tsv"}, ds...)...))
+	if sum[0]["created"] != 2.0 || sum[0]["geometries_flattened"] != 2.0 {
+		t.Fatalf("summary %v", sum[0])
+	}
+	// The 2-D twins land on the same IDs: nothing new.
+	sum = jsonLines(t, mustRun(t, dir, append([]string{"ingest", "--json", "--collection", "z", "flat.tsv"}, ds...)...))
+	if sum[0]["created"] != 0.0 || sum[0]["existing"] != 2.0 {
+		t.Fatalf("2-D twins: %v", sum[0])
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, args := range [][]string{
