@@ -240,3 +240,39 @@ func nearLoop(p s2.Point, l *s2.Loop, margin s1.Angle) bool {
 	}
 	return false
 }
+
+// TestWholeWorldFilter: the world rectangle is the whole sphere with
+// great-circle edges too (its edges cancel at the seam and the poles), so
+// every candidate matches, in both modes, and the full filter is never
+// contained by a smaller one.
+func TestWholeWorldFilter(t *testing.T) {
+	world := BBoxPolygon(-180, -90, 180, 90)
+	candidates := []orb.Geometry{
+		orb.Point{1, 2},
+		orb.Point{180, 89.9},
+		orb.LineString{{-170, 10}, {170, 10}},
+		orb.Polygon{{{10, 50}, {12, 50}, {12, 52}, {10, 52}, {10, 50}}},
+		orb.MultiPolygon{{{{170, -10}, {180, -10}, {180, 10}, {170, 10}, {170, -10}}}, {{{-180, -10}, {-170, -10}, {-170, 10}, {-180, 10}, {-180, -10}}}},
+		world,
+	}
+	for _, cs := range []CoordSystem{Cartesian, Spherical} {
+		for _, mode := range []Mode{Intersects, Contains} {
+			f, err := NewFilter(world, mode, cs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range candidates {
+				if !f.Match(c) {
+					t.Errorf("%v %v: the whole world does not match %s", cs, mode, WKT(c))
+				}
+			}
+		}
+		small, err := NewFilter(orb.Polygon{{{10, 50}, {12, 50}, {12, 52}, {10, 52}, {10, 50}}}, Contains, cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if small.Match(world) {
+			t.Errorf("%v: a small box contains the whole world", cs)
+		}
+	}
+}

@@ -14,8 +14,13 @@ const onLineTol = s1.Angle(1e-9)
 
 func (s *sphere) hasArea() bool { return s.poly != nil && !s.poly.IsEmpty() }
 
+// full reports whether s covers the whole sphere (the world rectangle). s2's
+// full polygon has no shape index, which its ContainsPoint, Intersects and
+// Contains dereference: the predicates answer for it themselves.
+func (s *sphere) full() bool { return s.poly != nil && s.poly.IsFull() }
+
 func (s *sphere) containsPoint(p s2.Point) bool {
-	if s.hasArea() && s.poly.ContainsPoint(p) {
+	if s.full() || s.hasArea() && s.poly.ContainsPoint(p) {
 		return true
 	}
 	for _, l := range s.lines {
@@ -34,6 +39,9 @@ func (s *sphere) containsPoint(p s2.Point) bool {
 }
 
 func sphereIntersects(f, c *sphere) bool {
+	if (f.full() && !c.empty()) || (c.full() && !f.empty()) {
+		return true
+	}
 	if f.hasArea() && c.hasArea() && f.poly.Intersects(c.poly) {
 		return true
 	}
@@ -100,6 +108,12 @@ func crossesPolygon(l s2.Polyline, poly *s2.Polygon, strict bool) bool {
 
 // sphereContains reports whether every part of c lies in f.
 func sphereContains(f, c *sphere) bool {
+	switch {
+	case f.full():
+		return true
+	case c.full():
+		return false
+	}
 	if c.hasArea() && !(f.hasArea() && f.poly.Contains(c.poly)) {
 		return false
 	}
