@@ -52,6 +52,32 @@ func CloseRings() ValidateOption {
 	return func(c *validateConfig) { c.acceptOpenRings = true }
 }
 
+// IsEmpty reports whether g is an empty geometry (POINT EMPTY, which WKB
+// spells with NaN coordinates, or a line string, polygon or collection
+// with no parts): a footprint of nothing, which Validate refuses and
+// callers store as given, matched by no spatial filter.
+func IsEmpty(g orb.Geometry) bool {
+	switch g := g.(type) {
+	case nil:
+		return true
+	case orb.Point:
+		return g[0] != g[0] && g[1] != g[1] // NaN
+	case orb.MultiPoint:
+		return len(g) == 0
+	case orb.LineString:
+		return len(g) == 0
+	case orb.MultiLineString:
+		return len(g) == 0
+	case orb.Polygon:
+		return len(g) == 0
+	case orb.MultiPolygon:
+		return len(g) == 0
+	case orb.Collection:
+		return len(g) == 0
+	}
+	return false
+}
+
 // Validate checks what ingest requires of a footprint: finite coordinates,
 // latitude in [-90, 90], longitude in [-180, 180] (wrap first, e.g. with Fix),
 // rings closed with at least 4 positions, and no empty parts.

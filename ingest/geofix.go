@@ -3,7 +3,6 @@ package ingest
 import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/paulmach/orb"
 
 	"github.com/granaryhq/granary/geo"
 	"github.com/granaryhq/granary/schema"
@@ -78,7 +77,7 @@ func (m *Mapper) fixOne(wkb []byte) ([]byte, geo.FixStats, error) {
 	if err != nil {
 		return nil, geo.FixStats{}, trimGeo(err)
 	}
-	if isEmpty(g) {
+	if geo.IsEmpty(g) {
 		// An empty geometry (POLYGON EMPTY, POINT EMPTY) is kept as given:
 		// it is a footprint of nothing, which no spatial filter matches.
 		return nil, geo.FixStats{}, nil
@@ -114,25 +113,3 @@ func geoText(wkb []byte) string {
 	return geo.WKT(g)
 }
 
-// isEmpty reports whether g has no positions at all.
-func isEmpty(g orb.Geometry) bool {
-	switch g := g.(type) {
-	case nil:
-		return true
-	case orb.Point:
-		return g[0] != g[0] && g[1] != g[1] // NaN: WKB's POINT EMPTY
-	case orb.MultiPoint:
-		return len(g) == 0
-	case orb.LineString:
-		return len(g) == 0
-	case orb.MultiLineString:
-		return len(g) == 0
-	case orb.Polygon:
-		return len(g) == 0
-	case orb.MultiPolygon:
-		return len(g) == 0
-	case orb.Collection:
-		return len(g) == 0
-	}
-	return false
-}

@@ -45,7 +45,7 @@ func TestMapFixesGeometries(t *testing.T) {
 		t.Errorf("crossing polygon stored as %s, want two pieces", geo.WKT(got[1]))
 	}
 	for i, g := range got {
-		if g == nil || isEmpty(g) {
+		if g == nil || geo.IsEmpty(g) {
 			continue
 		}
 		again, _, err := geo.Fix(g)
@@ -53,7 +53,7 @@ func TestMapFixesGeometries(t *testing.T) {
 			t.Errorf("row %d is not fixed: %s → %s (%v)", i+1, geo.WKT(g), geo.WKT(again), err)
 		}
 	}
-	if got[3] != nil || !isEmpty(got[4]) {
+	if got[3] != nil || !geo.IsEmpty(got[4]) {
 		t.Errorf("null and empty geometries: %v %v", got[3], got[4])
 	}
 

@@ -100,6 +100,12 @@ func ingestBounds(canon []byte) ([]orb.Bound, error) {
 	if err != nil {
 		return nil, err
 	}
+	if geo.IsEmpty(g) {
+		// A footprint of nothing (GeoParquet writers spell a missing one
+		// POLYGON EMPTY), kept as ingest keeps it: stored, indexed under
+		// no box, so no spatial filter matches it.
+		return nil, nil
+	}
 	if err := geo.Validate(g); err != nil {
 		return nil, err
 	}

@@ -272,6 +272,26 @@ func TestForce2D(t *testing.T) {
 	}
 }
 
+// TestEmptyGeometries: empty footprints (as GeoParquet writers spell a
+// missing one) are stored as given and matched by no spatial filter.
+func TestEmptyGeometries(t *testing.T) {
+	dir := workdir(t)
+	tsv := "time\tgeometry\n2024-03-01T00:00:00Z\tPOINT (13.4 52.5)\n2024-03-01T00:00:00Z\tPOLYGON EMPTY\n2024-03-01T00:00:00Z\tGEOMETRYCOLLECTION EMPTY\n2024-03-01T00:00:00Z\tPOINT EMPTY\n"
+	os.WriteFile(filepath.Join(dir, "e.tsv"), []byte(tsv), 0o644)
+	mustRun(t, dir, "dataset", "create", "--schema", "granules.yaml")
+	sum := jsonLines(t, mustRun(t, dir, "ingest", "--json", "--dataset", "my_org.granules", "--collection", "e", "e.tsv"))
+	if sum[0]["created"] != 4.0 {
+		t.Fatalf("summary %v", sum[0])
+	}
+	for _, args := range [][]string{{}, {"--spherical"}, {"--mode", "contains"}, {"--spherical", "--mode", "contains"}} {
+		q := append([]string{"query", "--dataset", "my_org.granules", "--at", "2024-03-01", "--bbox", "-180,-90,180,90"}, args...)
+		rows := jsonLines(t, mustRun(t, dir, q...))
+		if len(rows) != 1 || rows[0]["geometry"] != "POINT(13.4 52.5)" {
+			t.Errorf("world query %v: %v", args, rows)
+		}
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, args := range [][]string{

@@ -115,12 +115,22 @@ func TestExactSpatialMatchesGeo(t *testing.T) {
 	for i := range 20 {
 		dps = append(dps, storetest.Datapoint(int64(10_000+i)*10, uint64(i), "none"))
 	}
+	// Some with an empty geometry (no index boxes), which never match.
+	for i, g := range []orb.Geometry{orb.Polygon{}, orb.MultiPolygon{}, orb.Collection{}, orb.Point{math.NaN(), math.NaN()}} {
+		wkb, err := geo.MarshalWKB(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dp := storetest.Datapoint(int64(20_000+i)*10, uint64(i), "empty")
+		dp.Data = geometryData(dp.Data, wkb)
+		dps = append(dps, dp)
+	}
 	if _, err := st.Ingest(ctx, c.ID, dps, false); err != nil {
 		t.Fatal(err)
 	}
 	var shaped int
-	if err := st.pool.QueryRow(ctx, "SELECT count(shape) FROM datapoints").Scan(&shaped); err != nil || shaped != 600 {
-		t.Fatalf("%d rows with a shape (%v), want 600", shaped, err)
+	if err := st.pool.QueryRow(ctx, "SELECT count(shape) FROM datapoints").Scan(&shaped); err != nil || shaped != 604 {
+		t.Fatalf("%d rows with a shape (%v), want 604", shaped, err)
 	}
 	// Every 10th as if written before version 3.
 	var legacy [][16]byte
