@@ -129,8 +129,9 @@ func TestExactSpatialMatchesGeo(t *testing.T) {
 		t.Fatal(err)
 	}
 	var shaped int
-	if err := st.pool.QueryRow(ctx, "SELECT count(shape) FROM datapoints").Scan(&shaped); err != nil || shaped != 604 {
-		t.Fatalf("%d rows with a shape (%v), want 604", shaped, err)
+	// (An empty geometry has no index boxes, hence no shape either.)
+	if err := st.pool.QueryRow(ctx, "SELECT count(shape) FROM datapoints").Scan(&shaped); err != nil || shaped != 600 {
+		t.Fatalf("%d rows with a shape (%v), want 600", shaped, err)
 	}
 	// Every 10th as if written before version 3.
 	var legacy [][16]byte
