@@ -44,16 +44,22 @@ type plan struct {
 
 // planFor picks the conversion from source type dt to field f, or explains
 // why there is none.
-func planFor(dt arrow.DataType, f schema.Field) (*plan, error) {
+// planOpts are the conversions a user asked for explicitly.
+type planOpts struct {
+	force2D bool // drop Z and M of geometries (WithForce2D)
+	round   bool // round to the nearest float64 (WithRoundedFloats)
+}
+
+func planFor(dt arrow.DataType, f schema.Field, po planOpts) (*plan, error) {
 	switch d := dt.(type) {
 	case arrow.ExtensionType:
-		p, err := planFor(d.StorageType(), f)
+		p, err := planFor(d.StorageType(), f, po)
 		if err != nil {
 			return nil, err
 		}
 		return extensionPlan(p), nil
 	case *arrow.DictionaryType:
-		p, err := planFor(d.ValueType, f)
+		p, err := planFor(d.ValueType, f, po)
 		if err != nil {
 			return nil, err
 		}
@@ -63,7 +69,7 @@ func planFor(dt arrow.DataType, f schema.Field) (*plan, error) {
 		return nil, errors.New("the column has the null type (no values to convert)")
 	}
 	if f.Array {
-		return arrayPlan(dt, f)
+		return arrayPlan(dt, f, po)
 	}
 	if isText(dt) {
 		return textPlan(f.Type), nil
@@ -76,7 +82,7 @@ func planFor(dt arrow.DataType, f schema.Field) (*plan, error) {
 	case schema.Uint64:
 		return uint64Plan(dt)
 	case schema.Float64:
-		return float64Plan(dt)
+		return float64Plan(dt, po.round)
 	case schema.Bool:
 		if dt.ID() == arrow.BOOL {
 			return &plan{same: sameIfEqual, bind: func(src arrow.Array, b array.Builder, _ *Stats) cellFunc {
@@ -130,7 +136,7 @@ func planFor(dt arrow.DataType, f schema.Field) (*plan, error) {
 			}}, nil
 		}
 	case schema.Vec3, schema.Quaternion, schema.LatLon, schema.LatLonAlt:
-		return tuplePlan(dt, f.Type)
+		return tuplePlan(dt, f.Type, po)
 	}
 	return nil, noConversion(dt, f)
 }
@@ -671,9 +677,15 @@ func uint64Plan(dt arrow.DataType) (*plan, error) {
 	return nil, noConversion(dt, schema.Field{Type: schema.Uint64})
 }
 
-var errInexact = errors.New("not exactly representable as float64")
+// WithRoundFloats converts values that a float64 field cannot hold exactly
+// (decimals such as 19.99, integers beyond ±2^53) to the nearest float64
+// instead of refusing them: granary rounds nothing unasked. Mapping
+// options only.
+func WithRoundFloats() Option { return func(o *options) { o.round = true } }
 
-func float64Plan(dt arrow.DataType) (*plan, error) {
+var errInexact = errors.New("not exactly representable as float64 (--round-floats rounds it to the nearest)")
+
+func float64Plan(dt arrow.DataType, round bool) (*plan, error) {
 	nan := func(src arrow.Array) func(int) bool {
 		get := floatOf(src)
 		return func(i int) bool { return math.IsNaN(get(i)) }
@@ -701,7 +713,7 @@ func float64Plan(dt arrow.DataType) (*plan, error) {
 				}
 				v := get(i)
 				f := float64(v)
-				if f >= 0x1p63 || int64(f) != v {
+				if !round && (f >= 0x1p63 || int64(f) != v) {
 					return errInexact
 				}
 				out.Append(f)
@@ -718,7 +730,7 @@ func float64Plan(dt arrow.DataType) (*plan, error) {
 				}
 				v := get(i)
 				f := float64(v)
-				if f >= 0x1p64 || uint64(f) != v {
+				if !round && (f >= 0x1p64 || uint64(f) != v) {
 					return errInexact
 				}
 				out.Append(f)
@@ -738,7 +750,7 @@ func float64Plan(dt arrow.DataType) (*plan, error) {
 					return errors.New("bad decimal")
 				}
 				f, exact := r.Float64()
-				if !exact {
+				if !exact && !round {
 					return errInexact
 				}
 				out.Append(f)
@@ -965,7 +977,7 @@ var memberAliases = map[string][]string{
 // tuplePlan reads a well-known float message from a struct with one
 // numeric child per member (matched by name, case-insensitively; lat, lon,
 // lng and alt are accepted too), or from a list of exactly as many numbers.
-func tuplePlan(dt arrow.DataType, t schema.Type) (*plan, error) {
+func tuplePlan(dt arrow.DataType, t schema.Type, po planOpts) (*plan, error) {
 	names := schema.StructFields(t)
 	member := schema.Field{Type: schema.Float64}
 	switch d := dt.(type) {
@@ -987,7 +999,7 @@ func tuplePlan(dt arrow.DataType, t schema.Type) (*plan, error) {
 			if idx[k] < 0 {
 				return nil, fmt.Errorf("no conversion from %s to %s: no member %q (want %s)", dt, t, n, strings.Join(names, ", "))
 			}
-			p, err := planFor(d.Field(idx[k]).Type, member)
+			p, err := planFor(d.Field(idx[k]).Type, member, po)
 			if err != nil || p.text {
 				return nil, fmt.Errorf("no conversion from %s to %s: member %q is %s, want a number", dt, t, n, d.Field(idx[k]).Type)
 			}
@@ -1032,7 +1044,7 @@ func tuplePlan(dt arrow.DataType, t schema.Type) (*plan, error) {
 		if fs, ok := dt.(*arrow.FixedSizeListType); ok && int(fs.Len()) != len(names) {
 			return nil, fmt.Errorf("no conversion from %s to %s: want %d numbers (%s)", dt, t, len(names), strings.Join(names, ", "))
 		}
-		p, err := planFor(d.Elem(), member)
+		p, err := planFor(d.Elem(), member, po)
 		if err != nil || p.text {
 			return nil, fmt.Errorf("no conversion from %s to %s: want a list of numbers", dt, t)
 		}
@@ -1089,7 +1101,7 @@ func matchesMember(col, member string) bool {
 // and array literals in text into list<canonical element>. Padding is
 // stripped: trailing nulls and fill values (NaN, NaT) of each
 // fixed_size_list row, and nulls anywhere in variable-length lists.
-func arrayPlan(dt arrow.DataType, f schema.Field) (*plan, error) {
+func arrayPlan(dt arrow.DataType, f schema.Field, po planOpts) (*plan, error) {
 	elemField := schema.Field{Name: f.Name, Type: f.Type}
 	if isText(dt) {
 		return textArrayPlan(f.Type), nil
@@ -1098,7 +1110,7 @@ func arrayPlan(dt arrow.DataType, f schema.Field) (*plan, error) {
 	if _, isMap := dt.(*arrow.MapType); isMap || !ok || !isListLike(dt) {
 		return nil, fmt.Errorf("no conversion from %s to %s: the field is an array, the column holds single values", dt, f.TypeString())
 	}
-	ep, err := planFor(ld.Elem(), elemField)
+	ep, err := planFor(ld.Elem(), elemField, po)
 	if err != nil {
 		return nil, fmt.Errorf("no conversion from %s to %s: elements: %v", dt, f.TypeString(), err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/extensions"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/google/uuid"
@@ -241,7 +242,7 @@ func TestArrowConversions(t *testing.T) {
 			}
 			defer src.Release()
 			if tc.planErr != "" {
-				_, err := planFor(src.DataType(), tc.field)
+				_, err := planFor(src.DataType(), tc.field, planOpts{})
 				wantErr(t, err, tc.planErr)
 				return
 			}
@@ -289,7 +290,7 @@ func TestZeroCopy(t *testing.T) {
 		src := fromJSON(t, mem, tc.dt, tc.js)
 		slice := array.NewSlice(src, 1, int64(src.Len()))
 		for _, in := range []arrow.Array{src, slice} {
-			p, err := planFor(in.DataType(), tc.f)
+			p, err := planFor(in.DataType(), tc.f, planOpts{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -317,12 +318,12 @@ func TestZeroCopy(t *testing.T) {
 	// reports or converts them).
 	bad := stringArray(mem, "ok", "\xff")
 	defer bad.Release()
-	if p, _ := planFor(bad.DataType(), field("x", schema.String)); p.same(bad, arrow.BinaryTypes.String) != nil {
+	if p, _ := planFor(bad.DataType(), field("x", schema.String), planOpts{}); p.same(bad, arrow.BinaryTypes.String) != nil {
 		t.Error("invalid UTF-8 passed through")
 	}
 	nat := fromJSON(t, mem, ts(arrow.Nanosecond, "UTC"), `[-9223372036854775808]`)
 	defer nat.Release()
-	if p, _ := planFor(nat.DataType(), field("t", schema.Timestamp)); p.same(nat, schema.TimestampType) != nil {
+	if p, _ := planFor(nat.DataType(), field("t", schema.Timestamp), planOpts{}); p.same(nat, schema.TimestampType) != nil {
 		t.Error("NaT passed through")
 	}
 }
@@ -352,5 +353,65 @@ func TestScaleNanos(t *testing.T) {
 		if _, ok := scaleNanos(tc.v, tc.f); ok != tc.ok {
 			t.Errorf("scaleNanos(%d, %d) ok=%v", tc.v, tc.f, ok)
 		}
+	}
+}
+
+// TestRoundFloats: decimals and integers a float64 field cannot hold
+// exactly are refused (naming row and column and the way out), and rounded
+// to the nearest float64 when asked, in scalar and array fields alike.
+func TestRoundFloats(t *testing.T) {
+	mem := memory.NewGoAllocator()
+	dec := &arrow.Decimal128Type{Precision: 10, Scale: 2}
+	sc := arrow.NewSchema([]arrow.Field{
+		{Name: "time", Type: &arrow.TimestampType{Unit: arrow.Second}},
+		{Name: "price", Type: dec},
+		{Name: "big", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "prices", Type: arrow.ListOf(dec)},
+	}, nil)
+	b := array.NewRecordBuilder(mem, sc)
+	defer b.Release()
+	b.Field(0).(*array.TimestampBuilder).AppendValues([]arrow.Timestamp{1, 2}, nil)
+	b.Field(1).(*array.Decimal128Builder).AppendValues([]decimal128.Num{decimal128.FromI64(150), decimal128.FromI64(1999)}, nil) // 1.50, 19.99
+	b.Field(2).(*array.Int64Builder).AppendValues([]int64{1 << 53, 1<<53 + 1}, nil)
+	lb := b.Field(3).(*array.ListBuilder)
+	for range 2 {
+		lb.Append(true)
+		lb.ValueBuilder().(*array.Decimal128Builder).Append(decimal128.FromI64(1999))
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	ds := dataset(t, schema.Temporal, field("price", schema.Float64), field("big", schema.Float64), arrayField("prices", schema.Float64))
+
+	for _, col := range []string{"price", "big", "prices"} {
+		var drop []string
+		for _, other := range []string{"price", "big", "prices"} {
+			if other != col {
+				drop = append(drop, other)
+			}
+		}
+		mp, err := NewMapper(sc, ds, Mapping{Drop: drop}, "t.parquet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = mp.Map(Batch{Record: rec, FirstRow: 1})
+		e := asError(t, err)
+		if e.Column != col || !strings.Contains(e.Error(), "--round-floats") {
+			t.Errorf("%s: %v", col, err)
+		}
+	}
+	mp, err := NewMapper(sc, ds, Mapping{}, "t.parquet", WithRoundFloats())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := mp.Map(Batch{Record: rec, FirstRow: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Release()
+	price := out.Column(out.Schema().FieldIndices("price")[0]).(*array.Float64)
+	big := out.Column(out.Schema().FieldIndices("big")[0]).(*array.Float64)
+	prices := out.Column(out.Schema().FieldIndices("prices")[0]).(*array.List).ListValues().(*array.Float64)
+	if price.Value(0) != 1.5 || price.Value(1) != 19.99 || big.Value(1) != 0x1p53 || prices.Value(0) != 19.99 {
+		t.Fatalf("rounded: %v %v %v", price, big, prices)
 	}
 }

@@ -18,15 +18,15 @@ import (
 // with GeoArrow metadata (GeoArrow extension types, GeoParquet geometry
 // columns, Parquet GEOMETRY/GEOGRAPHY) mapped onto a geometry field has
 // its CRS checked (longitude/latitude only) and native GeoArrow encodings
-// converted to WKB (with force2D, z and m coordinates are dropped);
+// converted to WKB (with po.force2D, z and m coordinates are dropped);
 // everything else goes to planFor.
-func planForColumn(col arrow.Field, f schema.Field, force2D bool) (*plan, error) {
+func planForColumn(col arrow.Field, f schema.Field, po planOpts) (*plan, error) {
 	if f.Type != schema.Geometry || f.Array {
-		return planFor(col.Type, f)
+		return planFor(col.Type, f, po)
 	}
 	c, ok := geoColumnFromField(col, nil)
 	if !ok {
-		return planFor(col.Type, f)
+		return planFor(col.Type, f, po)
 	}
 	if err := c.CheckCRS(); err != nil {
 		return nil, errors.New(strings.TrimPrefix(err.Error(), fmt.Sprintf("geometry column %q: ", col.Name)))
@@ -37,13 +37,13 @@ func planForColumn(col arrow.Field, f schema.Field, force2D bool) (*plan, error)
 	}
 	switch c.Encoding {
 	case encWKB, encWKT:
-		p, err := planFor(storage, f)
+		p, err := planFor(storage, f, po)
 		if err != nil {
 			return nil, err
 		}
 		return unwrapExtension(p), nil
 	case encPoint, encLineString, encPolygon, encMultiPoint, encMultiLineString, encMultiPolygon, encBox:
-		p, err := nativeGeometryPlan(storage, c.Encoding, force2D)
+		p, err := nativeGeometryPlan(storage, c.Encoding, po.force2D)
 		if err != nil {
 			return nil, fmt.Errorf("no conversion from GeoArrow %s %s to geometry: %w", c.Encoding, storage, err)
 		}

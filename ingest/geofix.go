@@ -112,4 +112,3 @@ func geoText(wkb []byte) string {
 	}
 	return geo.WKT(g)
 }
-

@@ -540,7 +540,7 @@ func (v *geoValidator) data(path string, o options) {
 		var p *plan
 		switch {
 		case enc == encWKB:
-			p, err = planFor(sc.Field(i[0]).Type, schema.Field{Type: schema.Geometry})
+			p, err = planFor(sc.Field(i[0]).Type, schema.Field{Type: schema.Geometry}, planOpts{})
 		case isNativeEncoding(enc):
 			p, err = nativeGeometryPlan(sc.Field(i[0]).Type, enc, false)
 		default:

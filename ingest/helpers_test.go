@@ -148,7 +148,7 @@ func wantErr(t *testing.T, err error, subs ...string) {
 // Mapper.Map does for one column.
 func convertArray(t *testing.T, mem memory.Allocator, src arrow.Array, f schema.Field) (arrow.Array, Stats, error) {
 	t.Helper()
-	p, err := planFor(src.DataType(), f)
+	p, err := planFor(src.DataType(), f, planOpts{})
 	if err != nil {
 		return nil, Stats{}, err
 	}

@@ -129,7 +129,7 @@ func InferSchemaMapping(src Source, codeName string) (*schema.Dataset, Mapping, 
 	// Check that the mapper takes every proposal; drop those it would not.
 	kept := props[:0]
 	for _, p := range props {
-		if _, err := planForColumn(sc.Field(p.col), p.field, true); err != nil {
+		if _, err := planForColumn(sc.Field(p.col), p.field, planOpts{force2D: true, round: true}); err != nil {
 			dropped = append(dropped, fmt.Sprintf("%s (%v)", p.name, err))
 			m.Drop = append(m.Drop, p.name)
 			continue
@@ -349,7 +349,7 @@ func inferColumnType(col arrow.Field, sample []arrow.Array) (t schema.Type, isAr
 		return schema.Duration, false, ""
 	case dt.ID() == arrow.STRUCT:
 		for _, t := range []schema.Type{schema.Vec3, schema.LatLonAlt, schema.LatLon, schema.Quaternion} {
-			if _, err := planFor(dt, schema.Field{Type: t}); err == nil {
+			if _, err := planFor(dt, schema.Field{Type: t}, planOpts{}); err == nil {
 				return t, false, ""
 			}
 		}

@@ -279,7 +279,7 @@ func NewMapper(src *arrow.Schema, ds *schema.Dataset, m Mapping, file string, op
 		c := mapped{field: f, dt: dt, src: -1}
 		if i, ok := byField[f.Name]; ok {
 			c.src, c.name, c.srcDT = i, cols[i].Name, cols[i].Type
-			p, err := planForColumn(cols[i], f, o.force2D)
+			p, err := planForColumn(cols[i], f, planOpts{force2D: o.force2D, round: o.round})
 			if err != nil {
 				return nil, fail(cols[i].Name, "field %q: %v", f.Name, err)
 			}

@@ -70,6 +70,7 @@ type options struct {
 
 	noGeoFix bool // mapping: keep geometries as given
 	force2D  bool // mapping: drop Z and M ordinates of geometries
+	round    bool // mapping: round to the nearest float64
 }
 
 const (

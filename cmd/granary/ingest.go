@@ -930,6 +930,7 @@ type mappingFlags struct {
 	maps, drops, sets []string
 	noFix             bool
 	force2D           bool
+	round             bool
 }
 
 func (m *mappingFlags) add(f *pflag.FlagSet) {
@@ -938,6 +939,7 @@ func (m *mappingFlags) add(f *pflag.FlagSet) {
 	f.StringArrayVar(&m.sets, "set", nil, "set a field on every row: field=value (repeatable)")
 	f.BoolVar(&m.noFix, "no-antimeridian-fix", false, "store geometries as given instead of cutting them at the antimeridian and fixing their winding (they are still validated)")
 	f.BoolVar(&m.force2D, "force-2d", false, "drop the Z and M ordinates of geometries (like PostGIS ST_Force2D) instead of refusing them")
+	f.BoolVar(&m.round, "round-floats", false, "round decimals and large integers that a float64 field cannot hold exactly to the nearest float64 instead of refusing them")
 }
 
 func (m *mappingFlags) build() (ingest.Mapping, []ingest.Option, error) {
@@ -952,6 +954,9 @@ func (m *mappingFlags) build() (ingest.Mapping, []ingest.Option, error) {
 	if m.force2D {
 		opts = append(opts, ingest.WithForce2D())
 	}
+	if m.round {
+		opts = append(opts, ingest.WithRoundFloats())
+	}
 	return mapping, opts, nil
 }
 
@@ -959,8 +964,13 @@ func (m *mappingFlags) build() (ingest.Mapping, []ingest.Option, error) {
 // stores different datapoints, so finished work does not carry over.
 func (m *mappingFlags) fingerprint() string {
 	fp := fmt.Sprintf("map=%q drop=%q set=%q nofix=%v", m.maps, m.drops, m.sets, m.noFix)
+	// (Flags newer than checkpoints appear only when set: old
+	// checkpoints stay valid.)
 	if m.force2D {
-		fp += " force2d" // (absent before the flag existed: old checkpoints stay valid)
+		fp += " force2d"
+	}
+	if m.round {
+		fp += " round"
 	}
 	return fp
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/spf13/cobra"
 
 	"github.com/granaryhq/granary/ingest"
@@ -60,6 +61,9 @@ snake_case become snake_case fields; the comment at the top says which
 			for _, d := range mapping.Drop {
 				notes = append(notes, "--drop "+d)
 			}
+			if roundsDecimals(src.Schema(), ds, mapping) {
+				notes = append(notes, "--round-floats")
+			}
 			fmt.Fprintf(a.stdout, "# Proposed by granary schema infer from %s.\n", filepath.Base(file))
 			if len(notes) > 0 {
 				fmt.Fprintf(a.stdout, "# Ingest it with: %s\n", strings.Join(notes, " "))
@@ -94,4 +98,24 @@ func codeNameOf(path string) string {
 		s = "dataset_" + s
 	}
 	return strings.TrimSuffix(s, "_")
+}
+
+// roundsDecimals reports whether a decimal column with a fractional part
+// maps onto a float64 field of ds: its values (19.99) are not exactly
+// float64, so ingest refuses them unless --round-floats.
+func roundsDecimals(sc *arrow.Schema, ds *schema.Dataset, m ingest.Mapping) bool {
+	for _, f := range sc.Fields() {
+		d, ok := f.Type.(arrow.DecimalType)
+		if !ok || d.GetScale() == 0 {
+			continue
+		}
+		name := f.Name
+		if to, ok := m.Rename[name]; ok {
+			name = to
+		}
+		if df, ok := ds.Field(name); ok && df.Type == schema.Float64 {
+			return true
+		}
+	}
+	return false
 }

@@ -28,3 +28,38 @@ func TestSchemaInferRoundTrip(t *testing.T) {
 		t.Fatalf("no time column: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// TestSchemaInferDecimals: a decimal column proposed as float64 comes with
+// the --round-floats hint, and the hinted flags ingest the file.
+func TestSchemaInferDecimals(t *testing.T) {
+	file, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "corpus", "parquet", "nanoparquet_decimal128.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(file); err != nil {
+		t.Skipf("corpus not found: %v", err)
+	}
+	dir := workdir(t)
+	yaml := mustRun(t, dir, "schema", "infer", "--code-name", "dec", file)
+	var hint string
+	for _, line := range strings.Split(yaml, "\n") {
+		if h, ok := strings.CutPrefix(line, "# Ingest it with: "); ok {
+			hint = h
+		}
+	}
+	if !strings.Contains(hint, "--round-floats") {
+		t.Fatalf("no --round-floats hint:\n%s", yaml)
+	}
+	os.WriteFile(filepath.Join(dir, "dec.yaml"), []byte(yaml), 0o644)
+	mustRun(t, dir, "dataset", "create", "--schema", "dec.yaml")
+	flags := strings.Fields(hint)
+	without := strings.Fields(strings.ReplaceAll(hint, "--round-floats", ""))
+	r := granary(t, dir, append(append([]string{"ingest", "--dataset", "my_org.dec", "--collection", "c"}, without...), file)...)
+	if r.code != 1 || !strings.Contains(r.stderr, "row 1") || !strings.Contains(r.stderr, "--round-floats") {
+		t.Fatalf("without --round-floats: exit %d %s", r.code, r.stderr)
+	}
+	sum := jsonLines(t, mustRun(t, dir, append(append([]string{"ingest", "--json", "--dataset", "my_org.dec", "--collection", "c"}, flags...), file)...))
+	if sum[0]["created"] != 6.0 {
+		t.Fatalf("with the hinted flags: %v", sum)
+	}
+}
