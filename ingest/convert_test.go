@@ -399,14 +399,7 @@ func TestRoundFloats(t *testing.T) {
 			t.Errorf("%s: %v", col, err)
 		}
 	}
-	mp, err := NewMapper(sc, ds, Mapping{}, "t.parquet", WithRoundFloats())
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := mp.Map(Batch{Record: rec, FirstRow: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, _ := mapRecord(t, rec, ds, Mapping{}, WithRoundFloats())
 	defer out.Release()
 	price := out.Column(out.Schema().FieldIndices("price")[0]).(*array.Float64)
 	big := out.Column(out.Schema().FieldIndices("big")[0]).(*array.Float64)

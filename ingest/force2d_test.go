@@ -179,22 +179,15 @@ func TestForce2DNative(t *testing.T) {
 			_, err := NewMapper(sc, ds, Mapping{}, "native")
 			wantErr(t, err, "geometry", "2-D only", "--force-2d")
 
-			mp, err := NewMapper(sc, ds, Mapping{}, "native", WithForce2D())
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := mp.Map(Batch{Record: rec, FirstRow: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
+			out, st := mapRecord(t, rec, ds, Mapping{}, WithForce2D())
 			defer out.Release()
 			got := out.Column(out.Schema().FieldIndices("geometry")[0]).(*array.Binary).Value(0)
 			if string(got) != string(want) {
 				g, _ := geo.ParseWKB(got)
 				t.Fatalf("got %s", geo.WKT(g))
 			}
-			if mp.Stats().GeometriesFlattened != 1 {
-				t.Fatalf("flattened %d, want 1", mp.Stats().GeometriesFlattened)
+			if st.GeometriesFlattened != 1 {
+				t.Fatalf("flattened %d, want 1", st.GeometriesFlattened)
 			}
 		})
 	}

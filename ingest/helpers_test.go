@@ -237,3 +237,18 @@ func renderAll(a arrow.Array) []string {
 	}
 	return out
 }
+
+// mapRecord maps rec (rows from 1) with a new Mapper for ds and fails the
+// test on any error; the caller releases the result.
+func mapRecord(t *testing.T, rec arrow.RecordBatch, ds *schema.Dataset, m Mapping, opts ...Option) (arrow.RecordBatch, Stats) {
+	t.Helper()
+	mp, err := NewMapper(rec.Schema(), ds, m, "records", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := mp.Map(Batch{Record: rec, FirstRow: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, mp.Stats()
+}
