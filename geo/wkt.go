@@ -37,10 +37,14 @@ func ParseWKT(s string) (orb.Geometry, error) {
 	return g, nil
 }
 
-// WKT renders g as WKT text (2-D, full float precision).
+// WKT renders g as WKT text (2-D, full float precision). A point with NaN
+// coordinates, which is how WKB spells POINT EMPTY, is written POINT EMPTY.
 func WKT(g orb.Geometry) string {
 	if g == nil {
 		return "GEOMETRYCOLLECTION EMPTY"
+	}
+	if p, ok := g.(orb.Point); ok && IsEmpty(p) {
+		return "POINT EMPTY"
 	}
 	return wkt.MarshalString(g)
 }

@@ -3,6 +3,7 @@ package ingest
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"path/filepath"
 	"testing"
 
@@ -210,5 +211,27 @@ func TestForce2DSet(t *testing.T) {
 	want, _ := geo.MarshalWKB(orb.Point{13.4, 52.5})
 	if string(got) != string(want) {
 		t.Fatalf("got %x, want %x", got, want)
+	}
+}
+
+// TestEmptyPointSpellings: every spelling of the empty point gives the same
+// canonical bytes (so the same ID), and renders back as POINT EMPTY.
+func TestEmptyPointSpellings(t *testing.T) {
+	want, _ := geo.MarshalWKB(orb.Point{wkbNaN, wkbNaN})
+	payloadNaN := math.Float64frombits(0x7ff8000000000001) // math.NaN()'s bits
+	other, _ := geo.MarshalWKB(orb.Point{payloadNaN, payloadNaN})
+	be := []byte{0, 0, 0, 0, 1, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0}
+	for _, in := range [][]byte{[]byte("POINT EMPTY"), []byte("point empty"), []byte("POINT(NaN NaN)"), other, be, want} {
+		got, err := geometryWKB(in)
+		if err != nil {
+			t.Errorf("%q: %v", in, err)
+			continue
+		}
+		if string(got) != string(want) {
+			t.Errorf("%q: got %x, want %x", in, got, want)
+		}
+	}
+	if s := geo.WKT(orb.Point{payloadNaN, payloadNaN}); s != "POINT EMPTY" {
+		t.Errorf("WKT of the empty point: %s", s)
 	}
 }

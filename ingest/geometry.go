@@ -35,6 +35,11 @@ func geometryWKB(data []byte) ([]byte, error) {
 		// point with NaN coordinates in WKB (how GeoParquet and GEOS write it).
 		g = orb.Point{wkbNaN, wkbNaN}
 	}
+	if p, ok := g.(orb.Point); ok && geo.IsEmpty(p) {
+		// One spelling of the empty point, whatever NaN payload the input
+		// had ("POINT(NaN NaN)", big-endian WKB), so that it has one ID.
+		g = orb.Point{wkbNaN, wkbNaN}
+	}
 	b, err := geo.MarshalWKB(g)
 	if err != nil {
 		return nil, trimGeo(err)
