@@ -276,3 +276,32 @@ func TestWholeWorldFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestSphericalNeedleSpike: a ring with a needle-sharp spike (from Natural
+// Earth's Sudan) is the small region on the sphere whichever vertex it
+// starts at; started at the spike, s2 alone took it for its complement, and
+// every spherical filter matched it.
+func TestSphericalNeedleSpike(t *testing.T) {
+	ring := orb.Ring{{23.805813429466752, 8.666318874542526}, {24.567369012152085, 8.229187933785468}, {23.886979580860668, 8.619729712933065}, {24.19406772118765, 8.728696472403897}, {26, 12}, {22, 12}}
+	for r := range ring {
+		rot := append(append(orb.Ring{}, ring[r:]...), ring[:r]...)
+		poly := orb.Polygon{append(rot, rot[0])}
+		for _, c := range []struct {
+			filter orb.Geometry
+			want   bool
+		}{
+			{orb.Point{24, 10}, true},
+			{orb.Point{-150, 0}, false},
+			{BBoxPolygon(170, -20, -170, 20), false},
+			{BBoxPolygon(20, 5, 30, 15), true},
+		} {
+			f, err := NewFilter(c.filter, Intersects, Spherical)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := f.Match(poly); got != c.want {
+				t.Errorf("ring started at vertex %d: intersects %s = %v, want %v", r, WKT(c.filter), got, c.want)
+			}
+		}
+	}
+}

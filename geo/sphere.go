@@ -237,9 +237,35 @@ func chainLoops(edges []sEdge) ([]*s2.Loop, bool) {
 		for k, key := range keys {
 			pts[k] = key.point()
 		}
-		loops = append(loops, s2.LoopFromPoints(pts))
+		loops = append(loops, loopFrom(pts))
 	}
 	return loops, true
+}
+
+// loopFrom makes a loop of pts (interior on the left), starting so that its
+// second vertex is the one whose turn is closest to a right angle. s2 finds
+// whether a loop contains its reference point by testing the wedge at the
+// second vertex, and golang/geo lacks the exact predicates that keep that
+// test right at a needle-sharp spike: Natural Earth's Sudan, started at a
+// spike, came out as its complement (every filter on the sphere matched it).
+func loopFrom(pts []s2.Point) *s2.Loop {
+	n := len(pts)
+	best, bestSin := 1, -1.0
+	for i := range n {
+		// |sin| of the turn at i, from the normals of its two edges.
+		a, b, c := pts[(i+n-1)%n], pts[i], pts[(i+1)%n]
+		n1, n2 := a.Cross(b.Vector), b.Cross(c.Vector)
+		if d := n1.Norm() * n2.Norm(); d > 0 {
+			if s := math.Abs(n1.Cross(n2).Dot(b.Vector)) / d; s > bestSin {
+				best, bestSin = i, s
+			}
+		}
+	}
+	if best != 1 {
+		start := (best + n - 1) % n
+		pts = append(pts[start:len(pts):len(pts)], pts[:start]...)
+	}
+	return s2.LoopFromPoints(pts)
 }
 
 // ringLoop is a ring as a loop without consecutive duplicate vertices.
@@ -259,5 +285,5 @@ func ringLoop(ring orb.Ring) *s2.Loop {
 	if len(pts) < 3 {
 		return nil
 	}
-	return s2.LoopFromPoints(pts)
+	return loopFrom(pts)
 }
