@@ -11,39 +11,59 @@ import (
 // WithForce2D makes the Mapper drop the Z and M ordinates of geometries,
 // as PostGIS's ST_Force2D does, instead of refusing them: granary stores
 // 2-D geometries and drops nothing unasked. It applies to WKB/EWKB, WKT
-// and GeoJSON values (binary or text columns, --set values) and to native
+// and GeoJSON values (binary, text, view or dictionary columns, --set
+// values) and to native
 // GeoArrow coordinates with z/m; Stats.GeometriesFlattened counts the
 // geometries that had any. Mapping options only.
 func WithForce2D() Option { return func(o *options) { o.force2D = true } }
 
-// force2DColumn returns src (a binary or text column of geometries) with
-// every geometry made 2-D, and how many had Z or M. A value Force2D cannot
-// read is kept as it is, for the conversion to report. When no value
-// changes, src itself comes back (retained).
+// force2DColumn returns src (a binary or text column of geometries, plain,
+// view or dictionary-encoded) with every geometry made 2-D, and how many
+// rows had Z or M. A value Force2D cannot read is kept as it is, for the
+// conversion to report. When no value changes, src comes back retained.
 func force2DColumn(src arrow.Array, mem memory.Allocator) (arrow.Array, int64) {
 	if e, ok := src.(array.ExtensionArray); ok {
 		src = e.Storage()
 	}
-	var get func(int) []byte
-	switch a := src.(type) {
-	case *array.Binary:
-		get = a.Value
-	case *array.LargeBinary:
-		get = a.Value
-	case *array.String:
-		get = func(i int) []byte { return []byte(a.Value(i)) }
-	case *array.LargeString:
-		get = func(i int) []byte { return []byte(a.Value(i)) }
-	default:
-		// Views and dictionaries: left as they are (a Z geometry then
-		// fails the conversion with ErrNot2D).
+	if d, ok := src.(*array.Dictionary); ok {
+		changed, n := force2DValues(d.Dictionary())
+		if n == 0 {
+			src.Retain()
+			return src, 0
+		}
+		var rows int64
+		for i := range d.Len() {
+			if d.IsValid(i) && changed[d.GetValueIndex(i)] != nil {
+				rows++
+			}
+		}
+		if rows == 0 {
+			src.Retain()
+			return src, 0
+		}
+		values := rebuild(d.Dictionary(), changed, mem)
+		defer values.Release()
+		return array.NewDictionaryArray(d.DataType(), d.Indices(), values), rows
+	}
+	flat, rows := force2DValues(src)
+	if rows == 0 {
 		src.Retain()
 		return src, 0
 	}
-	n := src.Len()
-	flat := make([][]byte, n) // nil: unchanged
+	return rebuild(src, flat, mem), rows
+}
+
+// force2DValues flattens each value of a binary or text array: the new
+// bytes per row (nil: unchanged or null) and how many changed. Other
+// arrays are left alone (a Z geometry then fails its conversion).
+func force2DValues(src arrow.Array) ([][]byte, int64) {
+	get := geometryBytes(src)
+	if get == nil {
+		return nil, 0
+	}
+	flat := make([][]byte, src.Len())
 	var changed int64
-	for i := range n {
+	for i := range src.Len() {
 		if src.IsNull(i) {
 			continue
 		}
@@ -52,33 +72,59 @@ func force2DColumn(src arrow.Array, mem memory.Allocator) (arrow.Array, int64) {
 			changed++
 		}
 	}
-	if changed == 0 {
-		src.Retain()
-		return src, 0
-	}
+	return flat, changed
+}
+
+// rebuild copies src with the values in flat (where not nil) replaced.
+func rebuild(src arrow.Array, flat [][]byte, mem memory.Allocator) arrow.Array {
+	get := geometryBytes(src)
 	b := array.NewBuilder(mem, src.DataType())
 	defer b.Release()
-	var bb *array.BinaryBuilder
+	var add func([]byte)
 	switch x := b.(type) {
 	case *array.BinaryBuilder:
-		bb = x
+		add = x.Append
 	case *array.StringBuilder:
-		bb = x.BinaryBuilder
+		add = x.BinaryBuilder.Append
 	case *array.LargeStringBuilder:
-		bb = x.BinaryBuilder
+		add = x.BinaryBuilder.Append
+	case *array.BinaryViewBuilder:
+		add = x.Append
+	case *array.StringViewBuilder:
+		add = x.BinaryViewBuilder.Append
 	}
-	bb.Reserve(n)
-	for i := range n {
+	b.Reserve(src.Len())
+	for i := range src.Len() {
 		switch {
 		case src.IsNull(i):
-			bb.AppendNull()
+			b.AppendNull()
 		case flat[i] != nil:
-			bb.Append(flat[i])
+			add(flat[i])
 		default:
-			bb.Append(get(i))
+			add(get(i))
 		}
 	}
-	return b.NewArray(), changed
+	return b.NewArray()
+}
+
+// geometryBytes reads the values of a binary or text array as bytes, nil
+// for any other array.
+func geometryBytes(src arrow.Array) func(int) []byte {
+	switch a := src.(type) {
+	case *array.Binary:
+		return a.Value
+	case *array.LargeBinary:
+		return a.Value
+	case *array.BinaryView:
+		return a.Value
+	case *array.String:
+		return func(i int) []byte { return []byte(a.Value(i)) }
+	case *array.LargeString:
+		return func(i int) []byte { return []byte(a.Value(i)) }
+	case *array.StringView:
+		return func(i int) []byte { return []byte(a.Value(i)) }
+	}
+	return nil
 }
 
 // coordDims is the number of ordinates of GeoArrow coordinate type dt

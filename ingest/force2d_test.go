@@ -235,3 +235,38 @@ func TestEmptyPointSpellings(t *testing.T) {
 		t.Errorf("WKT of the empty point: %s", s)
 	}
 }
+
+// TestForce2DColumnKinds: text, view and dictionary-encoded geometry
+// columns are flattened alike, and counted per row.
+func TestForce2DColumnKinds(t *testing.T) {
+	mem := memory.NewGoAllocator()
+	vals := []string{"POINT Z (1 2 3)", "POINT (5 6)", "POINT Z (1 2 3)"}
+	plain := array.NewStringBuilder(mem)
+	plain.AppendValues(vals, nil)
+	view := array.NewStringViewBuilder(mem)
+	view.AppendValues(vals, nil)
+	dict := array.NewDictionaryBuilder(mem, &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}).(*array.BinaryDictionaryBuilder)
+	for _, v := range vals {
+		if err := dict.AppendString(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want1, _ := geo.MarshalWKB(orb.Point{1, 2})
+	want2, _ := geo.MarshalWKB(orb.Point{5, 6})
+	for _, col := range []arrow.Array{plain.NewArray(), view.NewArray(), dict.NewArray()} {
+		tb := array.NewTimestampBuilder(mem, &arrow.TimestampType{Unit: arrow.Second})
+		tb.AppendValues([]arrow.Timestamp{1, 2, 3}, nil)
+		times := tb.NewArray()
+		sc := arrow.NewSchema([]arrow.Field{{Name: "time", Type: times.DataType()}, {Name: "geometry", Type: col.DataType()}}, nil)
+		rec := array.NewRecordBatch(sc, []arrow.Array{times, col}, 3)
+		out, st := mapRecord(t, rec, dataset(t, schema.SpatioTemporal), Mapping{}, WithForce2D())
+		g := out.Column(1).(*array.Binary)
+		if st.GeometriesFlattened != 2 || string(g.Value(0)) != string(want1) || string(g.Value(1)) != string(want2) || string(g.Value(2)) != string(want1) {
+			t.Errorf("%s: flattened %d, values %x", col.DataType(), st.GeometriesFlattened, [][]byte{g.Value(0), g.Value(1), g.Value(2)})
+		}
+		out.Release()
+		rec.Release()
+		times.Release()
+		col.Release()
+	}
+}
