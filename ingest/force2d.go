@@ -110,19 +110,12 @@ func rebuild(src arrow.Array, flat [][]byte, mem memory.Allocator) arrow.Array {
 // geometryBytes reads the values of a binary or text array as bytes, nil
 // for any other array.
 func geometryBytes(src arrow.Array) func(int) []byte {
-	switch a := src.(type) {
-	case *array.Binary:
-		return a.Value
-	case *array.LargeBinary:
-		return a.Value
-	case *array.BinaryView:
-		return a.Value
-	case *array.String:
-		return func(i int) []byte { return []byte(a.Value(i)) }
-	case *array.LargeString:
-		return func(i int) []byte { return []byte(a.Value(i)) }
-	case *array.StringView:
-		return func(i int) []byte { return []byte(a.Value(i)) }
+	switch dt := src.DataType(); {
+	case isText(dt):
+		get := textOf(src)
+		return func(i int) []byte { return []byte(get(i)) }
+	case isBinary(dt) && dt.ID() != arrow.FIXED_SIZE_BINARY:
+		return bytesOf(src)
 	}
 	return nil
 }
