@@ -100,6 +100,10 @@ WKT geometries, arrays as literals like [-12.15, 13.45]. An empty cell is no
 value. A bad cell stops the run with an error naming file, row, column and
 value.
 
+Nothing is dropped or rounded unasked: geometries with Z or M ordinates need
+--force-2d (which drops them), decimals such as 19.99 and integers beyond 2^53
+in a float64 field need --round-floats (which rounds to the nearest float64).
+
 Rows are sent in calls of up to 8192 datapoints and --batch-bytes bytes, with
 --concurrency calls in flight while the next rows are read; memory stays
 bounded whatever the input size. Calls that fail for a transient reason
