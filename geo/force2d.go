@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -50,6 +51,9 @@ func Force2D(b []byte) (out []byte, changed bool, err error) {
 			return b, false, err
 		}
 		return out, true, nil
+	}
+	if c := text[0] | 0x20; c < 'a' || c > 'z' {
+		return b, false, nil // not WKT, which starts with a keyword or SRID=
 	}
 	s, changed := force2DWKT(string(b))
 	if !changed {
@@ -256,12 +260,13 @@ func force2DWKT(s string) (string, bool) {
 			out.WriteString(tok)
 			continue
 		}
-		if u := strings.ToUpper(tok); prevKeyword && (u == "Z" || u == "M" || u == "ZM") {
-			changed = true
-			prevKeyword = false
+		u := strings.ToUpper(tok)
+		if prevKeyword && (u == "Z" || u == "M" || u == "ZM") {
+			changed = true // (a repeated marker goes too)
 			continue
-		} else if base, ok := wktDimSuffix(u); ok {
-			tok, changed = base, true
+		}
+		if base, ok := wktDimSuffix(u); ok {
+			tok, u, changed = base, base, true
 		}
 		if out.Len() > 0 {
 			if last := out.String()[out.Len()-1]; last != '(' && last != ',' && last != ';' && last != '=' {
@@ -269,7 +274,7 @@ func force2DWKT(s string) (string, bool) {
 			}
 		}
 		out.WriteString(tok)
-		prevKeyword = !strings.EqualFold(tok, "EMPTY")
+		prevKeyword = slices.Contains(wktKeywords, u)
 	}
 	if !changed {
 		return s, false

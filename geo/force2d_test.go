@@ -188,3 +188,26 @@ func TestForce2DGeoJSON(t *testing.T) {
 		t.Errorf("2-D GeoJSON: %s, %v, %v", out, changed, err)
 	}
 }
+
+// FuzzForce2D: any input either fails cleanly or comes back unchanged or
+// as a geometry without Z or M; it never panics.
+func FuzzForce2D(f *testing.F) {
+	f.Add(le().header(1003).u32(1).u32(4).pos(0, 0, 1, 1, 0, 1, 1, 1, 1, 0, 0, 1).b)
+	f.Add(be().header(3|ewkbMFlag|ewkbSRIDFlag).u32(4326).u32(1).u32(4).pos(0, 0, 7, 1, 0, 7, 1, 1, 7, 0, 0, 7).b)
+	f.Add([]byte("GEOMETRYCOLLECTION Z (POINT Z (1 2 3), LINESTRING Z (0 0 0, 1 1 1))"))
+	f.Add([]byte(`{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2,3]}}`))
+	f.Add([]byte("A Z Z"))             // a marker after a word that is no geometry
+	f.Add([]byte("POINT Z Z (1 2 3)")) // a repeated marker
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out, changed, err := Force2D(b)
+		if err != nil || !changed {
+			return
+		}
+		if _, err := Parse(out); errors.Is(err, ErrNot2D) {
+			t.Fatalf("%q: still not 2-D after Force2D: %q", b, out)
+		}
+		if again, changed, err := Force2D(out); err != nil || changed {
+			t.Fatalf("%q: Force2D of its output %q changes it again to %q (%v)", b, out, again, err)
+		}
+	})
+}
