@@ -15,7 +15,7 @@ import (
 
 func (a *app) geoCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "geo", Short: "Geometry tools"}
-	var flat, noWinding, north, south bool
+	var flat, noWinding, north, south, force2D bool
 	fix := &cobra.Command{
 		Use:   "fix [FILE]",
 		Short: "Cut GeoJSON geometries at the antimeridian (RFC 7946 §3.1.9)",
@@ -58,6 +58,14 @@ unless --flat. Fixing twice changes nothing.`,
 			if err != nil {
 				return err
 			}
+			if flat2D, changed, err := geo.Force2D(b); err == nil && changed {
+				// orb keeps two numbers per position: say so, or drop the
+				// rest when asked.
+				if !force2D {
+					return fmt.Errorf("%s: %w; --force-2d drops them", name, geo.ErrNot2D)
+				}
+				b = flat2D
+			}
 			out, err := fixGeoJSON(b, opts)
 			if err != nil {
 				return fmt.Errorf("%s: %w", name, err)
@@ -71,6 +79,7 @@ unless --flat. Fixing twice changes nothing.`,
 	f.BoolVar(&noWinding, "no-winding-fix", false, "keep the winding as given (a clockwise ring then covers the rest of the globe)")
 	f.BoolVar(&north, "force-north-pole", false, "close rings that circle a pole over the north pole")
 	f.BoolVar(&south, "force-south-pole", false, "close rings that circle a pole over the south pole")
+	f.BoolVar(&force2D, "force-2d", false, "drop Z and M coordinates (positions with more than two numbers) instead of refusing them")
 	cmd.AddCommand(fix)
 	return cmd
 }

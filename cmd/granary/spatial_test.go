@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -112,5 +113,24 @@ func TestSpatialUsageErrors(t *testing.T) {
 	}
 	if out := mustRun(t, dir, "query", "--help"); !strings.Contains(out, "--bbox 170,-10,-170,10") || !strings.Contains(out, "--geometry @") {
 		t.Errorf("query --help lacks spatial examples:\n%s", out)
+	}
+}
+
+// TestGeoFix: geo fix cuts a crossing footprint and keeps the properties;
+// positions with Z are refused unless --force-2d.
+func TestGeoFix(t *testing.T) {
+	dir := t.TempDir()
+	feature := `{"type":"Feature","properties":{"v":[1,2,3]},"geometry":{"type":"Polygon","coordinates":[[[170,-10%[1]s],[-170,-10%[1]s],[-170,10%[1]s],[170,10%[1]s],[170,-10%[1]s]]]}}`
+	os.WriteFile(filepath.Join(dir, "flat.geojson"), []byte(fmt.Sprintf(feature, "")), 0o644)
+	os.WriteFile(filepath.Join(dir, "z.geojson"), []byte(fmt.Sprintf(feature, ",5")), 0o644)
+	out := mustRun(t, dir, "geo", "fix", "flat.geojson")
+	if !strings.Contains(out, `"MultiPolygon"`) || !strings.Contains(out, `"v":[1,2,3]`) {
+		t.Fatalf("fixed: %s", out)
+	}
+	if r := granary(t, dir, "geo", "fix", "z.geojson"); r.code != 1 || !strings.Contains(r.stderr, "2-D only") || !strings.Contains(r.stderr, "--force-2d") {
+		t.Fatalf("Z refused: exit %d %s", r.code, r.stderr)
+	}
+	if got := mustRun(t, dir, "geo", "fix", "--force-2d", "z.geojson"); got != out {
+		t.Fatalf("--force-2d: %s, want %s", got, out)
 	}
 }
