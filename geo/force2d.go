@@ -93,7 +93,7 @@ func force2DWKB(b []byte) ([]byte, bool, error) {
 
 type wkbFlattener struct {
 	out     []byte
-	changed bool // an ordinate, an SRID or a byte order was dropped
+	changed bool // a Z or M ordinate was dropped (byte order and SRID alone do not count)
 }
 
 var errWKBShort = errors.New("geo: parse wkb: truncated")
@@ -111,7 +111,6 @@ func (w *wkbFlattener) geometry(b []byte, depth int) ([]byte, error) {
 	switch b[0] {
 	case 0:
 		order = binary.BigEndian
-		w.changed = true
 	case 1:
 		order = binary.LittleEndian
 	default:
@@ -134,7 +133,6 @@ func (w *wkbFlattener) geometry(b []byte, depth int) ([]byte, error) {
 			return nil, fmt.Errorf("geo: parse wkb: SRID %d is not supported (want 4326 or none)", srid)
 		}
 		b = b[4:]
-		w.changed = true
 	}
 	raw := typ &^ (ewkbZFlag | ewkbMFlag | ewkbSRIDFlag)
 	switch raw / 1000 {
