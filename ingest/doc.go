@@ -33,7 +33,11 @@
 // (schema.ArrowType), converting values and reporting the first bad one as
 // an *Error naming file, row, line (CSV), column and value. Every reader
 // feeds the same Mapper, so the same table read from CSV, Parquet or
-// Feather maps to the same canonical record.
+// Feather maps to the same canonical record. Nothing is dropped or rounded
+// unasked: WithForce2D drops the Z and M ordinates of geometries (refused
+// otherwise), WithRoundFloats rounds decimals and large integers into
+// float64 fields (refused otherwise), and WithoutGeometryFix keeps
+// geometries as given instead of cutting them at the antimeridian.
 //
 //	src, err := ingest.Open("measurements.csv")
 //	...
