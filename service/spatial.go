@@ -170,7 +170,7 @@ func eachPart(g orb.Geometry, fn func(orb.Bound)) {
 }
 
 // spatialFilter reads a QueryFilters.spatial_extent: the geometry as WKB or
-// EWKB (SRID 0 or 4326), the mode and the coordinate system (unspecified:
+// EWKB (SRID 0 or 4326; Z and M are dropped), the mode and the coordinate system (unspecified:
 // intersects, cartesian). geo.NewFilter fixes the geometry, so a filter
 // that runs across the antimeridian means the region it encloses.
 // It returns the exact filter, the store's prefilter boxes and the filter
@@ -197,6 +197,11 @@ func spatialFilter(sf *datasetsv1.SpatialFilter) (*geo.Filter, []orb.Bound, *sto
 	wkb := sf.GetGeometry().GetWkb()
 	if len(wkb) == 0 {
 		return nil, nil, nil, invalid("spatial_extent.geometry is required (WKB or EWKB)")
+	}
+	// A 3-D area filters by its footprint: filters are 2-D, and nothing
+	// stored is changed.
+	if flat, changed, err := geo.Force2D(wkb); err == nil && changed {
+		wkb = flat
 	}
 	g, err := geo.ParseWKB(wkb)
 	if err != nil {

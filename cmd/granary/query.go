@@ -214,6 +214,11 @@ func spatialOption(bbox, geometry, mode string, spherical, modeSet bool) (datase
 			}
 			text, what = b, "--geometry "+geometry
 		}
+		// A 3-D area (GeoJSON from a GIS often has heights) filters by its
+		// footprint: filters are 2-D, and nothing stored is changed.
+		if flat, changed, err := geo.Force2D(text); err == nil && changed {
+			text = flat
+		}
 		var err error
 		if g, err = geo.Parse(text); err != nil {
 			return nil, usagef("%s: %v", what, err)

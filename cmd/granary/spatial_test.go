@@ -64,6 +64,9 @@ func TestSpatialQuery(t *testing.T) {
 		{[]string{"--geometry", "@lima.wkt", "--mode", "contains"}, []string{"lima"}},
 		{[]string{"--geometry", "@area.geojson", "--mode", "contains"}, []string{"berlin"}},
 		{[]string{"--geometry", "POINT (13.5 52.5)"}, []string{"berlin"}},
+		// A 3-D area filters by its footprint.
+		{[]string{"--geometry", "POLYGON Z ((-80 -15 100, -70 -15 100, -70 -10 200, -80 -10 200, -80 -15 100))"}, []string{"lima"}},
+		{[]string{"--bbox", "-180,-90,180,90", "--spherical"}, []string{"berlin", "pacific", "lima", "arctic"}},
 		// A ring across the antimeridian means the short way round.
 		{[]string{"--geometry", "POLYGON ((175 -5, -175 -5, -175 5, 175 5, 175 -5))", "--spherical"}, []string{"pacific"}},
 	} {
