@@ -62,8 +62,8 @@ func Force2D(b []byte) (out []byte, changed bool, err error) {
 	return []byte(s), true, nil
 }
 
-// force2DWKB rewrites WKB/EWKB with Z or M ordinates (or an SRID, which
-// must be 4326) into 2-D little-endian ISO WKB.
+// force2DWKB rewrites WKB/EWKB with Z or M ordinates into 2-D
+// little-endian ISO WKB, dropping an EWKB SRID (which must be 0 or 4326).
 func force2DWKB(b []byte) ([]byte, bool, error) {
 	if len(b) < 5 {
 		return b, false, nil
@@ -73,7 +73,7 @@ func force2DWKB(b []byte) ([]byte, bool, error) {
 		order = binary.BigEndian
 	}
 	typ := order.Uint32(b[1:5])
-	if typ&(ewkbZFlag|ewkbMFlag|ewkbSRIDFlag) == 0 && typ%1000 == typ && typ < 4 {
+	if typ < 4 {
 		// A 2-D point, line string or polygon: nothing nested can differ.
 		return b, false, nil
 	}
