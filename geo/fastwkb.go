@@ -111,6 +111,7 @@ func fastPath(b []byte, ring bool, want int) ([]byte, bool) {
 		return nil, false
 	}
 	var area float64
+	ppLon, ppLat := math.NaN(), math.NaN() // the position before the previous
 	end := len(pts) - 16 // the last position is checked after the loop
 	for i := 16; i <= end; i += 16 {
 		lon, lat := coord(pts, i)
@@ -122,8 +123,13 @@ func fastPath(b []byte, ring bool, want int) ([]byte, bool) {
 		if math.Abs(lon-pLon) <= dupTol && math.Abs(lat-pLat) <= dupTol && !(ring && i == end) {
 			return nil, false
 		}
+		// A ring vertex whose neighbours nearly coincide is a zero-width
+		// spike, which Fix refuses (NaN before the second step: no test).
+		if ring && math.Abs(lon-ppLon) <= dupTol && math.Abs(lat-ppLat) <= dupTol {
+			return nil, false
+		}
 		area += pLon*lat - lon*pLat
-		pLon, pLat = lon, lat
+		ppLon, ppLat, pLon, pLat = pLon, pLat, lon, lat
 	}
 	if ring {
 		first, last := pts[:16], pts[end:]
@@ -131,10 +137,14 @@ func fastPath(b []byte, ring bool, want int) ([]byte, bool) {
 			binary.LittleEndian.Uint64(first[8:]) != binary.LittleEndian.Uint64(last[8:]) {
 			return nil, false
 		}
-		// The closing position must not also nearly repeat the one before.
+		// The closing position must not also nearly repeat the one before,
+		// and the first vertex must be no spike either (its neighbours are
+		// the second and the one before the closing position).
 		plon, plat := coord(pts, end-16)
 		flon, flat := coord(pts, 0)
-		if math.Abs(plon-flon) <= dupTol && math.Abs(plat-flat) <= dupTol {
+		slon, slat := coord(pts, 16)
+		if math.Abs(plon-flon) <= dupTol && math.Abs(plat-flat) <= dupTol ||
+			math.Abs(plon-slon) <= dupTol && math.Abs(plat-slat) <= dupTol {
 			return nil, false
 		}
 		if (want > 0 && area <= 0) || (want < 0 && area >= 0) {

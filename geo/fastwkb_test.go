@@ -105,3 +105,33 @@ func BenchmarkNeedsFix(b *testing.B) {
 		}
 	}
 }
+
+// FuzzNeedsFix: the fast path (NeedsFix false) skips parsing, fixing and
+// validation on ingest, so whatever it lets through must parse, validate
+// and be its own fixed form, byte for byte.
+func FuzzNeedsFix(f *testing.F) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 64 {
+		b, _ := MarshalWKB(randomShape(rng, i))
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if NeedsFix(b) {
+			return
+		}
+		g, err := ParseWKB(b)
+		if err != nil {
+			t.Fatalf("fast path took %x, which does not parse: %v", b, err)
+		}
+		if err := Validate(g); err != nil {
+			t.Fatalf("fast path took an invalid %s: %v", WKT(g), err)
+		}
+		fixed, _, err := Fix(g)
+		if err != nil {
+			t.Fatalf("fast path took %s, Fix fails: %v", WKT(g), err)
+		}
+		if again, _ := MarshalWKB(fixed); !bytes.Equal(again, b) {
+			t.Fatalf("fast path kept %x (%s), Fix makes %s", b, WKT(g), WKT(fixed))
+		}
+	})
+}
