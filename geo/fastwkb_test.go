@@ -135,3 +135,45 @@ func FuzzNeedsFix(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNeedsFixRings: as FuzzNeedsFix, for polygons built from small
+// integer grids, where duplicates, spikes, collinear runs, windings and
+// near-seam positions are common.
+func FuzzNeedsFixRings(f *testing.F) {
+	f.Add([]byte{0, 0, 10, 0, 10, 10, 0, 10}, byte(0))
+	f.Add([]byte{0, 0, 5, 0, 0, 0, 0, 5}, byte(1))
+	f.Fuzz(func(t *testing.T, xy []byte, mode byte) {
+		if len(xy) < 6 || len(xy) > 64 {
+			return
+		}
+		scale := []float64{1, 0.5e-9, 10, 1e-3}[mode%4]
+		var ring orb.Ring
+		for i := 0; i+1 < len(xy); i += 2 {
+			ring = append(ring, orb.Point{float64(int8(xy[i])) * scale, float64(int8(xy[i+1])) * scale * 0.7})
+		}
+		if mode&4 != 0 {
+			for i := range ring {
+				ring[i][0] += 179.5 // near the seam
+			}
+		}
+		ring = append(ring, ring[0])
+		b, err := MarshalWKB(orb.Polygon{ring})
+		if err != nil || NeedsFix(b) {
+			return
+		}
+		g, err := ParseWKB(b)
+		if err != nil {
+			t.Fatalf("fast path took %x, which does not parse: %v", b, err)
+		}
+		if err := Validate(g); err != nil {
+			t.Fatalf("fast path took an invalid %s: %v", WKT(g), err)
+		}
+		fixed, _, err := Fix(g)
+		if err != nil {
+			t.Fatalf("fast path took %s, Fix fails: %v", WKT(g), err)
+		}
+		if again, _ := MarshalWKB(fixed); !bytes.Equal(again, b) {
+			t.Fatalf("fast path kept %s, Fix makes %s", WKT(g), WKT(fixed))
+		}
+	})
+}
