@@ -259,6 +259,21 @@ func Open(path string, opts ...Option) (Source, error) {
 	return src, nil
 }
 
+// OpenReader reads a stream (standard input, a pipe, a response body) as
+// Open reads a file; name labels its errors. CSV (also gzipped) and the
+// Arrow IPC stream format stream; Parquet and Feather (Arrow IPC file)
+// keep their footer at the end and need a regular file, which r may be
+// (standard input redirected from a file): from a pipe they are refused
+// with an error that says so. Closing the source closes r if it is an
+// io.Closer.
+func OpenReader(name string, r io.Reader, opts ...Option) (Source, error) {
+	rc, ok := r.(io.ReadCloser)
+	if !ok {
+		rc = io.NopCloser(r)
+	}
+	return open(name, rc, newOptions(opts))
+}
+
 func open(name string, f io.ReadCloser, o options) (Source, error) {
 	br := bufio.NewReaderSize(f, 64<<10)
 	head, _ := br.Peek(8)
@@ -283,7 +298,7 @@ func open(name string, f io.ReadCloser, o options) (Source, error) {
 	}
 	if format == FormatParquet || format == FormatArrowFile {
 		if !seekable {
-			return nil, &Error{File: name, Err: fmt.Errorf("%s needs a regular file (its footer is at the end)", format)}
+			return nil, &Error{File: name, Err: fmt.Errorf("%s needs a regular file, not a stream (its footer is at the end): save it to a file first", format)}
 		}
 		if format == FormatParquet {
 			return openParquet(name, noClose{file}, f, o)

@@ -82,7 +82,7 @@ same IDs as ingesting the inputs.`,
 			}
 			defer dec.Release()
 
-			p := &filePipeline{ds: ds, mapping: mapping, mapOpts: mapOpts, files: files}
+			p := &filePipeline{ds: ds, mapping: mapping, mapOpts: mapOpts, files: files, stdin: a.stdin}
 			prog := a.newProgress("convert", files)
 			p.progress = prog
 			var spliced []byte

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"io"
 	"iter"
 	"log/slog"
 	"os"
@@ -88,6 +89,8 @@ func (a *app) ingestCommand() *cobra.Command {
 (and, with --schema, the dataset too). Inputs are files, directories (read
 recursively for .csv, .tsv, .parquet, .feather, .arrow and similar files) and
 glob patterns; formats may be mixed, each file is recognised by its content.
+"-" reads standard input: CSV (also gzipped) or an Arrow IPC stream from a
+pipe, any format when it is redirected from a file.
 
 Columns map to fields by name; --map src=dst renames a column, --drop col
 ignores one, --set field=value gives a field the same value on every row. A
@@ -145,6 +148,10 @@ A progress bar shows on a terminal, a log line every 10 seconds otherwise;
 			if err != nil {
 				return err
 			}
+			if checkpointFile != "" && slices.Contains(files, stdinArg) {
+				// A stream has no size or time to know it again by.
+				return usagef("--checkpoint cannot track standard input; save it to a file first")
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -201,7 +208,7 @@ A progress bar shows on a terminal, a log line every 10 seconds otherwise;
 				bopts = append(bopts, batch.WithDryRun(nil))
 			}
 
-			p := &filePipeline{ds: sch, mapping: mapping, mapOpts: mapOpts, files: files, ckpt: ckpt}
+			p := &filePipeline{ds: sch, mapping: mapping, mapOpts: mapOpts, files: files, stdin: a.stdin, ckpt: ckpt}
 			prog := a.newProgress("ingest", files)
 			p.progress = prog
 			if ckpt != nil && !dryRun {
@@ -332,9 +339,12 @@ var inputExts = map[string]bool{
 	".feather": true, ".arrow": true, ".arrows": true, ".ipc": true,
 }
 
+// stdinArg names standard input among the inputs.
+const stdinArg = "-"
+
 // expandInputs turns files, directories and glob patterns into a list of
 // files, each once, in the order given (a directory's and a pattern's
-// files sorted by name).
+// files sorted by name); "-" (standard input) stays as it is.
 func expandInputs(args []string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
@@ -345,6 +355,10 @@ func expandInputs(args []string) ([]string, error) {
 		}
 	}
 	for _, arg := range args {
+		if arg == stdinArg {
+			add(arg)
+			continue
+		}
 		if strings.ContainsAny(arg, "*?[") {
 			matches, err := filepath.Glob(arg)
 			if err != nil {
@@ -412,7 +426,8 @@ type filePipeline struct {
 	ds       *schema.Dataset
 	mapping  ingest.Mapping
 	mapOpts  []ingest.Option
-	files    []string
+	files    []string  // "-" is standard input
+	stdin    io.Reader // read for "-"
 	ckpt     *checkpoint
 	progress *progress
 
@@ -448,12 +463,21 @@ func (p *filePipeline) chunks() iter.Seq2[batch.Chunk, error] {
 	}
 }
 
-// file streams one file; false means the consumer stopped.
-func (p *filePipeline) file(file string, buf *[]byte, dps *[]store.Datapoint, yield func(batch.Chunk, error) bool) (bool, error) {
+// file streams one file ("-": standard input); false means the consumer
+// stopped.
+func (p *filePipeline) file(path string, buf *[]byte, dps *[]store.Datapoint, yield func(batch.Chunk, error) bool) (bool, error) {
 	if p.mem == nil {
 		p.mem = ingest.NewPoolAllocator(ingest.ReadPoolRetain)
 	}
-	src, err := ingest.Open(file, ingest.WithAllocator(p.mem))
+	var src ingest.Source
+	var err error
+	file := path // as errors and the summary name it
+	if path == stdinArg {
+		file = "standard input"
+		src, err = ingest.OpenReader(file, p.stdin, ingest.WithAllocator(p.mem))
+	} else {
+		src, err = ingest.Open(path, ingest.WithAllocator(p.mem))
+	}
 	if err != nil {
 		return false, err
 	}
