@@ -433,3 +433,26 @@ func TestValidateCorpusGeoParquet(t *testing.T) {
 		t.Errorf("only %d files validated", passed)
 	}
 }
+
+// TestCoveringColumns: a GeoParquet 1.1 covering (per-row bounding boxes,
+// derived from the geometry) is known to the source and ignored by
+// mapping without --drop (cmd/granary tests inference and granary's own
+// exports).
+func TestCoveringColumns(t *testing.T) {
+	path := filepath.Join(corpusDir(t), "geoparquet", "gpq_example-v1.1.0-covering.parquet")
+	src, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cov := src.(GeoSource).GeoInfo().Primary().Covering
+	src.Close()
+	if len(cov) != 1 {
+		t.Fatalf("covering columns %v, want one", cov)
+	}
+	ds := dataset(t, schema.SpatioTemporal, field("name", schema.String), field("continent", schema.String),
+		field("pop_est", schema.Float64), field("iso_a3", schema.String), field("gdp_md_est", schema.Float64))
+	st, err := mapFile(t, path, ds, Mapping{Set: at2024}, nil)
+	if err != nil || st.Rows != 5 {
+		t.Fatalf("mapped %d rows: %v", st.Rows, err)
+	}
+}

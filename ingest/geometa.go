@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,6 +60,10 @@ type GeoColumn struct {
 	// From says where the description comes from: "geo metadata",
 	// "Parquet GEOMETRY type", "Parquet GEOGRAPHY type" or "GeoArrow extension".
 	From string
+	// Covering names the top-level columns that hold the geometry's
+	// covering (GeoParquet 1.1: a per-row bounding box), which is derived
+	// from the geometry: mapping ignores them unless --map names them.
+	Covering []string
 }
 
 // GeoSource is implemented by sources that found geometry columns.
@@ -216,6 +222,16 @@ func parseGeoJSON(raw []byte, lookup func(string) (string, bool)) *GeoMetadata {
 		if b, ok := cm["bbox"]; ok {
 			if json.Unmarshal(b, &c.BBox) != nil {
 				g.Problems = append(g.Problems, fmt.Sprintf("column %q: \"bbox\" is not a list of numbers", name))
+			}
+		}
+		var cov struct {
+			BBox map[string][]string `json:"bbox"`
+		}
+		if json.Unmarshal(cm["covering"], &cov) == nil {
+			for _, k := range slices.Sorted(maps.Keys(cov.BBox)) {
+				if path := cov.BBox[k]; len(path) > 0 && !slices.Contains(c.Covering, path[0]) {
+					c.Covering = append(c.Covering, path[0])
+				}
 			}
 		}
 		crs, present := cm["crs"]

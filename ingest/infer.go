@@ -96,14 +96,17 @@ func InferSchemaMapping(src Source, codeName string) (*schema.Dataset, Mapping, 
 	}
 	var props []proposal
 	var dropped []string
-	geoCols := map[string]bool{}
+	geoCols, covering := map[string]bool{}, map[string]bool{}
 	for _, c := range geo.columns() {
 		geoCols[c.Name] = true
+		for _, name := range c.Covering {
+			covering[name] = true
+		}
 	}
 	for i, col := range sc.Fields() {
 		n := strings.TrimSpace(col.Name)
-		if strings.EqualFold(n, schema.FieldID) || strings.EqualFold(n, schema.FieldIngestionTime) {
-			continue // granary sets these; the mapper ignores such columns
+		if strings.EqualFold(n, schema.FieldID) || strings.EqualFold(n, schema.FieldIngestionTime) || covering[col.Name] {
+			continue // granary sets these, or they are the geometry's bounding boxes: the mapper ignores such columns
 		}
 		var t schema.Type
 		var isArr bool

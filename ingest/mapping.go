@@ -204,11 +204,22 @@ func NewMapper(src *arrow.Schema, ds *schema.Dataset, m Mapping, file string, op
 			}
 		}
 	}
+	covering := map[string]bool{} // GeoParquet covering columns
+	if g, _ := schemaGeo(src, nil, nil); g != nil {
+		for _, gc := range g.Columns {
+			for _, name := range gc.Covering {
+				covering[name] = true
+			}
+		}
+	}
 	for i, c := range cols {
 		if dropped[i] {
 			continue
 		}
 		target, explicit := renamed[i]
+		if covering[c.Name] && !explicit {
+			continue // the geometry's bounding boxes: derived, like id
+		}
 		if !explicit {
 			target = c.Name
 			if strings.TrimSpace(c.Name) == "" {

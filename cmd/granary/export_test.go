@@ -112,9 +112,9 @@ func TestExportRoundTrip(t *testing.T) {
 		return withoutIngestionTime(jsonLines(t, mustRun(t, dir, "query", "--dataset", slug, "--collection", col, "--time", "2000-01-01,2100-01-01")))
 	}
 	for _, tc := range []struct{ slug, file, format string }{
-		// Parquet carries durations as int64 with the ARROW:schema hint,
-		// which granary's Parquet reader cannot read back yet: granules
-		// (with a duration field) go through the Arrow formats and CSV.
+		// Parquet carries the granules' durations as int64 with the
+		// ARROW:schema hint, which the reader follows.
+		{"my_org.granules", "g.parquet", ""},
 		{"my_org.granules", "g.feather", ""},
 		{"my_org.granules", "g.arrows", ""},
 		{"my_org.granules", "g.csv", ""},
@@ -139,6 +139,12 @@ func TestExportRoundTrip(t *testing.T) {
 	exportTo(t, dir, "my_org.shapes", "orig", filepath.Join(dir, "s.parquet"), "")
 	mustRun(t, dir, "ingest", "-q", "--dataset", "my_org.shapes", "--collection", "geoparquet", "s.parquet")
 	sameRows(t, "geoparquet", query("my_org.shapes", "orig"), query("my_org.shapes", "geoparquet"))
+	mustRun(t, dir, "query", "-q", "--dataset", "my_org.shapes", "--collection", "orig", "--time", "2000-01-01,2100-01-01", "--bbox-column", "-o", "sb.parquet")
+	if yaml := mustRun(t, dir, "schema", "infer", "sb.parquet"); strings.Contains(yaml, "bbox") {
+		t.Errorf("inference proposes the covering column:\n%s", yaml)
+	}
+	mustRun(t, dir, "ingest", "-q", "--dataset", "my_org.shapes", "--collection", "covering", "sb.parquet")
+	sameRows(t, "geoparquet with a covering column", query("my_org.shapes", "orig"), query("my_org.shapes", "covering"))
 }
 
 func mustJSON(v any) string {
