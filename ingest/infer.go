@@ -49,11 +49,28 @@ func InferSchema(src Source, codeName string) (*schema.Dataset, error) {
 	return ds, err
 }
 
+// InferOption adjusts InferSchemaMapping.
+type InferOption func(*inferConfig)
+
+type inferConfig struct {
+	noTime bool
+}
+
+// WithoutTimeColumn proposes a schema for a file that has no timestamp
+// column at all (GeoParquet catalogues of places, say) instead of failing:
+// every datapoint needs a time, which then comes from --set time=VALUE (or
+// Mapping.Set) at ingest. Several candidates still fail with the question.
+func WithoutTimeColumn() InferOption { return func(c *inferConfig) { c.noTime = true } }
+
 // InferSchemaMapping is InferSchema that also returns the Mapping that
 // ingests src into the proposed dataset: renames for columns whose field
 // name differs (snake_case, the time and geometry columns) and drops for
 // the columns no field type fits (the dataset's Description lists them).
-func InferSchemaMapping(src Source, codeName string) (*schema.Dataset, Mapping, error) {
+func InferSchemaMapping(src Source, codeName string, opts ...InferOption) (*schema.Dataset, Mapping, error) {
+	var cfg inferConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	var m Mapping
 	if !schema.ValidCodeName(codeName) {
 		return nil, m, fmt.Errorf("code name %q: want lower snake_case starting with a letter (e.g. my_dataset)", codeName)
@@ -171,6 +188,9 @@ func InferSchemaMapping(src Source, codeName string) (*schema.Dataset, Mapping, 
 		case 0:
 			if len(props) == 0 {
 				return nil, m, fail("no column has a field type (%s)", strings.Join(dropped, "; "))
+			}
+			if cfg.noTime {
+				break
 			}
 			names := make([]string, len(props))
 			for k, p := range props {

@@ -339,3 +339,24 @@ func (s *timedSource) Batches() iter.Seq2[Batch, error] {
 		}
 	}
 }
+
+// TestInferWithoutTimeColumn: a file with no timestamp column fails
+// inference unless WithoutTimeColumn, which proposes the schema (the time
+// comes from --set at ingest); the mapping then needs that --set.
+func TestInferWithoutTimeColumn(t *testing.T) {
+	path := writeFile(t, "places.csv", "name,geometry\nberlin,POINT (13.4 52.5)\n")
+	src, _ := Open(path)
+	_, _, err := InferSchemaMapping(src, "places")
+	src.Close()
+	wantErr(t, err, "no timestamp column", "--set time=VALUE")
+	src, _ = Open(path)
+	ds, m, err := InferSchemaMapping(src, "places", WithoutTimeColumn())
+	src.Close()
+	if err != nil || ds.Kind != schema.SpatioTemporal {
+		t.Fatalf("WithoutTimeColumn: %v, %v", ds, err)
+	}
+	m.Set = map[string]string{"time": "2024-01-01T00:00:00Z"}
+	if st, err := mapFile(t, path, ds, m, nil); err != nil || st.Rows != 1 {
+		t.Fatalf("mapping with --set time: %d rows, %v", st.Rows, err)
+	}
+}

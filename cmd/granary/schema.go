@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -40,7 +41,7 @@ snake_case become snake_case fields; the comment at the top says which
 				return err
 			}
 			defer src.Close()
-			ds, mapping, err := ingest.InferSchemaMapping(src, codeName)
+			ds, mapping, err := ingest.InferSchemaMapping(src, codeName, ingest.WithoutTimeColumn())
 			if err != nil {
 				return err
 			}
@@ -64,7 +65,14 @@ snake_case become snake_case fields; the comment at the top says which
 			if roundsDecimals(src.Schema(), ds, mapping) {
 				notes = append(notes, "--round-floats")
 			}
+			noTime := !timeMapped(src.Schema(), mapping)
+			if noTime {
+				notes = append(notes, "--set time=VALUE")
+			}
 			fmt.Fprintf(a.stdout, "# Proposed by granary schema infer from %s.\n", filepath.Base(file))
+			if noTime {
+				fmt.Fprintf(a.stdout, "# The file has no time column: give every row one time with --set time=VALUE\n# (e.g. --set time=2024-01-01T00:00:00Z), or add a column of times.\n")
+			}
 			if len(notes) > 0 {
 				fmt.Fprintf(a.stdout, "# Ingest it with: %s\n", strings.Join(notes, " "))
 			}
@@ -114,6 +122,23 @@ func roundsDecimals(sc *arrow.Schema, ds *schema.Dataset, m ingest.Mapping) bool
 			name = to
 		}
 		if df, ok := ds.Field(name); ok && df.Type == schema.Float64 {
+			return true
+		}
+	}
+	return false
+}
+
+// timeMapped reports whether a column of sc reaches the time field under m.
+func timeMapped(sc *arrow.Schema, m ingest.Mapping) bool {
+	for _, f := range sc.Fields() {
+		if slices.Contains(m.Drop, f.Name) {
+			continue
+		}
+		name := f.Name
+		if to, ok := m.Rename[name]; ok {
+			name = to
+		}
+		if strings.EqualFold(strings.TrimSpace(name), schema.FieldTime) {
 			return true
 		}
 	}

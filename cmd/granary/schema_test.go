@@ -23,9 +23,21 @@ func TestSchemaInferRoundTrip(t *testing.T) {
 	if sum[0]["created"] != 3.0 {
 		t.Fatalf("ingest with the inferred schema: %v", sum)
 	}
+	// No time column: the schema comes with the --set hint, which ingests.
 	os.WriteFile(filepath.Join(dir, "notime.csv"), []byte("a,b\n1,2\n"), 0o644)
-	if r := granary(t, dir, "schema", "infer", "notime.csv"); r.code != 1 || !strings.Contains(r.stderr, "time") {
-		t.Fatalf("no time column: exit %d %s", r.code, r.stderr)
+	yaml = mustRun(t, dir, "schema", "infer", "notime.csv")
+	if !strings.Contains(yaml, "# Ingest it with: --set time=VALUE") {
+		t.Fatalf("no time column: %s", yaml)
+	}
+	os.WriteFile(filepath.Join(dir, "notime.yaml"), []byte(yaml), 0o644)
+	sum = jsonLines(t, mustRun(t, dir, "ingest", "--json", "--schema", "notime.yaml", "--dataset", "my_org.notime", "--collection", "c", "--set", "time=2024-01-01T00:00:00Z", "notime.csv"))
+	if sum[0]["created"] != 1.0 {
+		t.Fatalf("ingest with the hinted --set: %v", sum)
+	}
+	// Two candidates: the question, as an error.
+	os.WriteFile(filepath.Join(dir, "twotimes.csv"), []byte("start,stop\n2024-01-01T00:00:00Z,2024-01-02T00:00:00Z\n"), 0o644)
+	if r := granary(t, dir, "schema", "infer", "twotimes.csv"); r.code != 1 || !strings.Contains(r.stderr, "which column is the time") {
+		t.Fatalf("two time columns: exit %d %s", r.code, r.stderr)
 	}
 }
 
