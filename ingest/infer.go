@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/granaryhq/granary/geo"
 	"github.com/granaryhq/granary/schema"
 )
 
@@ -54,6 +55,7 @@ type InferOption func(*inferConfig)
 
 type inferConfig struct {
 	noTime bool
+	flag   func(string)
 }
 
 // WithoutTimeColumn proposes a schema for a file that has no timestamp
@@ -61,6 +63,50 @@ type inferConfig struct {
 // every datapoint needs a time, which then comes from --set time=VALUE (or
 // Mapping.Set) at ingest. Several candidates still fail with the question.
 func WithoutTimeColumn() InferOption { return func(c *inferConfig) { c.noTime = true } }
+
+// WithIngestFlags reports, through add, the ingest flags beyond the Mapping
+// that ingesting the file into the proposed schema needs: --force-2d when
+// its geometries have Z or M.
+func WithIngestFlags(add func(flag string)) InferOption {
+	return func(c *inferConfig) { c.flag = add }
+}
+
+// inferGeometry reports whether s reads as a geometry, Z and M allowed
+// (ingesting them then needs --force-2d; see WithIngestFlags).
+func inferGeometry(s string) error {
+	_, err := geometryWKB([]byte(s))
+	if errors.Is(err, geo.ErrNot2D) {
+		if flat, changed, ferr := geo.Force2D([]byte(s)); ferr == nil && changed {
+			_, err = geometryWKB(flat)
+		}
+	}
+	return err
+}
+
+// hasZM reports whether a geometry column's sampled values (or its native
+// coordinates) have Z or M.
+func hasZM(col arrow.Field, f schema.Field, sample []arrow.Array) bool {
+	if _, err := planForColumn(col, f, planOpts{}); err != nil {
+		return strings.Contains(err.Error(), "--force-2d")
+	}
+	dt := col.Type
+	if et, ok := dt.(arrow.ExtensionType); ok {
+		dt = et.StorageType()
+	}
+	var vals []string
+	switch {
+	case isText(dt):
+		vals = textValues(sample, inferSampleRows)
+	case isBinary(dt):
+		vals = binaryValues(sample, inferSampleRows)
+	}
+	for _, v := range vals {
+		if _, err := geometryWKB([]byte(v)); errors.Is(err, geo.ErrNot2D) {
+			return true
+		}
+	}
+	return false
+}
 
 // InferSchemaMapping is InferSchema that also returns the Mapping that
 // ingests src into the proposed dataset: renames for columns whose field
@@ -225,9 +271,19 @@ func InferSchemaMapping(src Source, codeName string, opts ...InferOption) (*sche
 		kind = schema.SpatioTemporal
 	}
 
+	// Every reserved name is taken, whatever the kind: a column named
+	// geometry that holds no geometries must not become a field of that name.
 	used := map[string]bool{}
-	for _, r := range schema.RequiredFields(kind) {
+	for _, r := range schema.RequiredFields(schema.SpatioTemporal) {
 		used[r.Name] = true
+	}
+	if cfg.flag != nil {
+		for _, p := range props {
+			if p.field.Type == schema.Geometry && !p.field.Array && hasZM(sc.Field(p.col), p.field, columnSample(sample, p.col)) {
+				cfg.flag("--force-2d")
+				break
+			}
+		}
 	}
 	var custom []schema.Field
 	for k, p := range props {
@@ -337,7 +393,7 @@ func inferColumnType(col arrow.Field, sample []arrow.Array) (t schema.Type, isAr
 				}
 			}
 		}
-		if geomName && mostParse(vals, func(s string) error { _, err := geometryWKB([]byte(s)); return err }) {
+		if geomName && mostParse(vals, inferGeometry) {
 			return schema.Geometry, false, ""
 		}
 		t, arr := inferText(vals)
@@ -348,7 +404,7 @@ func inferColumnType(col arrow.Field, sample []arrow.Array) (t schema.Type, isAr
 		}
 		if geomName && dt.ID() != arrow.FIXED_SIZE_BINARY {
 			vals := binaryValues(sample, inferSampleRows)
-			if mostParse(vals, func(s string) error { _, err := geometryWKB([]byte(s)); return err }) {
+			if mostParse(vals, inferGeometry) {
 				return schema.Geometry, false, ""
 			}
 		}
@@ -564,8 +620,7 @@ func inferText(vals []string) (schema.Type, bool) {
 		if !looksLikeWKTValue(s) {
 			return errors.New("no")
 		}
-		_, err := geometryWKB([]byte(s))
-		return err
+		return inferGeometry(s)
 	}):
 		return schema.Geometry, false
 	}
@@ -655,5 +710,5 @@ func geometryUnparseable(col arrow.Field, c *GeoColumn, sample []arrow.Array) bo
 	default:
 		return false
 	}
-	return len(vals) > 0 && !mostParse(vals, func(s string) error { _, err := geometryWKB([]byte(s)); return err })
+	return len(vals) > 0 && !mostParse(vals, inferGeometry)
 }

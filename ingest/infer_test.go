@@ -5,6 +5,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -358,5 +359,38 @@ func TestInferWithoutTimeColumn(t *testing.T) {
 	m.Set = map[string]string{"time": "2024-01-01T00:00:00Z"}
 	if st, err := mapFile(t, path, ds, m, nil); err != nil || st.Rows != 1 {
 		t.Fatalf("mapping with --set time: %d rows, %v", st.Rows, err)
+	}
+}
+
+// TestInferZMAndReservedNames: geometries with Z or M are still proposed as
+// geometry, with --force-2d reported; a column named geometry that holds no
+// geometries gets a field name that is not reserved.
+func TestInferZMAndReservedNames(t *testing.T) {
+	path := filepath.Join(corpusDir(t), "geoparquet", "example_geometry-zm_geo.parquet")
+	src, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flags []string
+	ds, _, err := InferSchemaMapping(src, "zm", WithoutTimeColumn(), WithIngestFlags(func(f string) { flags = append(flags, f) }))
+	src.Close()
+	if err != nil || ds.Kind != schema.SpatioTemporal || !slices.Contains(flags, "--force-2d") {
+		t.Fatalf("ZM GeoParquet: %v, flags %v, %v", ds, flags, err)
+	}
+
+	path = writeFile(t, "words.csv", "time,geometry\n2024-01-01T00:00:00Z,north\n")
+	src, _ = Open(path)
+	flags = nil
+	ds, m, err := InferSchemaMapping(src, "words", WithIngestFlags(func(f string) { flags = append(flags, f) }))
+	src.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, ok := ds.Field(m.Rename["geometry"])
+	if ds.Kind != schema.Temporal || !ok || f.Type != schema.String || f.Name == schema.FieldGeometry || len(flags) != 0 {
+		t.Fatalf("a text column named geometry: %+v, mapping %+v, flags %v", ds.Fields, m, flags)
+	}
+	if st, err := mapFile(t, path, ds, m, nil); err != nil || st.Rows != 1 {
+		t.Fatalf("mapping: %v", err)
 	}
 }

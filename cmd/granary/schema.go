@@ -41,7 +41,9 @@ snake_case become snake_case fields; the comment at the top says which
 				return err
 			}
 			defer src.Close()
-			ds, mapping, err := ingest.InferSchemaMapping(src, codeName, ingest.WithoutTimeColumn())
+			var flags []string
+			ds, mapping, err := ingest.InferSchemaMapping(src, codeName, ingest.WithoutTimeColumn(),
+				ingest.WithIngestFlags(func(f string) { flags = append(flags, f) }))
 			if err != nil {
 				return err
 			}
@@ -57,11 +59,12 @@ snake_case become snake_case fields; the comment at the top says which
 			}
 			sort.Strings(srcs)
 			for _, s := range srcs {
-				notes = append(notes, fmt.Sprintf("--map %s=%s", s, mapping.Rename[s]))
+				notes = append(notes, "--map "+shellQuote(s+"="+mapping.Rename[s]))
 			}
 			for _, d := range mapping.Drop {
-				notes = append(notes, "--drop "+d)
+				notes = append(notes, "--drop "+shellQuote(d))
 			}
+			notes = append(notes, flags...)
 			if roundsDecimals(src.Schema(), ds, mapping) {
 				notes = append(notes, "--round-floats")
 			}
@@ -143,4 +146,16 @@ func timeMapped(sc *arrow.Schema, m ingest.Mapping) bool {
 		}
 	}
 	return false
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but
+// letters, digits and -_.,:=@%+/ (a column name with spaces, say), so that
+// the hint can be pasted.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("-_.,:=@%+/", r)))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,5 +74,23 @@ func TestSchemaInferDecimals(t *testing.T) {
 	sum := jsonLines(t, mustRun(t, dir, append(append([]string{"ingest", "--json", "--dataset", "my_org.dec", "--collection", "c"}, flags...), file)...))
 	if sum[0]["created"] != 6.0 {
 		t.Fatalf("with the hinted flags: %v", sum)
+	}
+}
+
+// TestSchemaInferHintQuotes: the hint can be pasted into a shell, column
+// names with spaces or quotes included.
+func TestSchemaInferHintQuotes(t *testing.T) {
+	dir := workdir(t)
+	os.WriteFile(filepath.Join(dir, "q.csv"), []byte("time,my value,it's\n2024-01-01T00:00:00Z,1,2\n"), 0o644)
+	yaml := mustRun(t, dir, "schema", "infer", "q.csv")
+	want := `# Ingest it with: --map 'it'\''s=it_s' --map 'my value=my_value'`
+	if !strings.Contains(yaml, want) {
+		t.Fatalf("hint not quoted for a shell, want %s in:\n%s", want, yaml)
+	}
+	os.WriteFile(filepath.Join(dir, "q.yaml"), []byte(yaml), 0o644)
+	cmd := exec.Command("sh", "-c", binary+" ingest -q --schema q.yaml --dataset my_org.q --collection c "+strings.TrimPrefix(want, "# Ingest it with: ")+" q.csv")
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), "GRANARY_STORE=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the pasted hint: %v\n%s", err, out)
 	}
 }
