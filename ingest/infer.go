@@ -89,18 +89,7 @@ func hasZM(col arrow.Field, f schema.Field, sample []arrow.Array) bool {
 	if _, err := planForColumn(col, f, planOpts{}); err != nil {
 		return strings.Contains(err.Error(), "--force-2d")
 	}
-	dt := col.Type
-	if et, ok := dt.(arrow.ExtensionType); ok {
-		dt = et.StorageType()
-	}
-	var vals []string
-	switch {
-	case isText(dt):
-		vals = textValues(sample, inferSampleRows)
-	case isBinary(dt):
-		vals = binaryValues(sample, inferSampleRows)
-	}
-	for _, v := range vals {
+	for _, v := range geometryValues(col, sample, inferSampleRows) {
 		if _, err := geometryWKB([]byte(v)); errors.Is(err, geo.ErrNot2D) {
 			return true
 		}
@@ -697,18 +686,22 @@ func geometryUnparseable(col arrow.Field, c *GeoColumn, sample []arrow.Array) bo
 	if c == nil || (c.Encoding != encWKB && c.Encoding != encWKT) {
 		return false
 	}
+	vals := geometryValues(col, sample, 100)
+	return len(vals) > 0 && !mostParse(vals, inferGeometry)
+}
+
+// geometryValues samples up to n values of a text or binary column as
+// strings (none for other columns).
+func geometryValues(col arrow.Field, sample []arrow.Array, n int) []string {
 	dt := col.Type
 	if et, ok := dt.(arrow.ExtensionType); ok {
 		dt = et.StorageType()
 	}
-	var vals []string
 	switch {
 	case isText(dt):
-		vals = textValues(sample, 100)
+		return textValues(sample, n)
 	case isBinary(dt) && dt.ID() != arrow.FIXED_SIZE_BINARY:
-		vals = binaryValues(sample, 100)
-	default:
-		return false
+		return binaryValues(sample, n)
 	}
-	return len(vals) > 0 && !mostParse(vals, inferGeometry)
+	return nil
 }
