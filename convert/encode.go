@@ -28,7 +28,8 @@ func (e *RowError) Error() string {
 func (e *RowError) Unwrap() error { return e.Err }
 
 // Encoder writes datapoint wire bytes straight from canonical Arrow columns
-// (see schema.ArrowType) into a caller's buffer, with no per-row messages.
+// (see schema.ArrowType; values as ingest.Mapper makes them, one NaN among
+// them) into a caller's buffer, with no per-row messages.
 // The bytes equal proto.MarshalOptions{Deterministic: true} of the same
 // datapoint as a dynamic message without id and ingestion_time: fields in
 // number order, explicit presence for the dataset's scalars, packed

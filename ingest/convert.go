@@ -683,6 +683,33 @@ func uint64Plan(dt arrow.DataType) (*plan, error) {
 // options only.
 func WithRoundFloats() Option { return func(o *options) { o.round = true } }
 
+// canonicalNaN is the one NaN granary stores, Python's and NumPy's quiet
+// NaN. Writers differ in NaN payloads (Go's math.NaN() is another, a
+// float16 NaN widens to yet another) and a CSV's "NaN" carries none, so
+// without one spelling the same row would get other bytes and another ID
+// depending on the file it came from.
+const canonicalNaN = 0x7ff8000000000000
+
+func canonNaN(v float64) float64 {
+	if v != v {
+		return math.Float64frombits(canonicalNaN)
+	}
+	return v
+}
+
+// sameFloat64 passes a float64 column through unless it holds a NaN of
+// another spelling.
+func sameFloat64(src arrow.Array, dt arrow.DataType) arrow.Array {
+	if a, ok := src.(*array.Float64); ok {
+		for _, v := range a.Float64Values() {
+			if v != v && math.Float64bits(v) != canonicalNaN {
+				return nil
+			}
+		}
+	}
+	return sameIfEqual(src, dt)
+}
+
 var errInexact = errors.New("not exactly representable as float64 (--round-floats rounds it to the nearest)")
 
 func float64Plan(dt arrow.DataType, round bool) (*plan, error) {
@@ -692,13 +719,13 @@ func float64Plan(dt arrow.DataType, round bool) (*plan, error) {
 	}
 	switch {
 	case isFloat(dt):
-		return &plan{same: sameIfEqual, fill: nan, bind: func(src arrow.Array, b array.Builder, _ *Stats) cellFunc {
+		return &plan{same: sameFloat64, fill: nan, bind: func(src arrow.Array, b array.Builder, _ *Stats) cellFunc {
 			get, out := floatOf(src), b.(*array.Float64Builder)
 			return func(i int) error {
 				if src.IsNull(i) {
 					out.AppendNull()
 				} else {
-					out.Append(get(i))
+					out.Append(canonNaN(get(i)))
 				}
 				return nil
 			}

@@ -81,7 +81,7 @@ func parseFloat64(s string) (float64, error) {
 		}
 		return 0, errors.New("not a number")
 	}
-	return v, nil
+	return canonNaN(v), nil
 }
 
 // parseBool accepts true/false, 1/0 and yes/no in any case.
