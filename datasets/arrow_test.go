@@ -15,23 +15,31 @@ import (
 	"github.com/granaryhq/granary/schema"
 )
 
-func TestArrowRecordsRoundTrip(t *testing.T) {
-	ctx := t.Context()
+// embeddedCollection creates dataset s and a collection "main" in a new
+// embedded store, closed when the test ends.
+func embeddedCollection(t *testing.T, s *schema.Dataset) (*datasets.Client, *datasets.Dataset, *datasets.Collection) {
+	t.Helper()
 	c, err := datasets.NewClient(datasets.WithStorePath(filepath.Join(t.TempDir(), "g.db")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	ds, err := c.Datasets.Create(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	col, err := c.Collections.Create(t.Context(), ds.ID, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, ds, col
+}
+
+func TestArrowRecordsRoundTrip(t *testing.T) {
+	ctx := t.Context()
 	s, _ := schema.New("etl", "readings", "Readings", schema.Temporal,
 		[]schema.Field{{Name: "value", Type: schema.Float64}, {Name: "sensor", Type: schema.String}, {Name: "tags", Type: schema.String, Array: true}})
-	ds, err := c.Datasets.Create(ctx, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	col, err := c.Collections.Create(ctx, ds.ID, "main")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, ds, col := embeddedCollection(t, s)
 	// ETL-style columns: millisecond times, float32, a column to drop via names.
 	sc := arrow.NewSchema([]arrow.Field{
 		{Name: "time", Type: &arrow.TimestampType{Unit: arrow.Millisecond}},
@@ -99,20 +107,8 @@ func TestArrowRecordsRoundTrip(t *testing.T) {
 // mapper (here: Z geometries are refused, then flattened on request).
 func TestIngestRecordsMapperOptions(t *testing.T) {
 	ctx := t.Context()
-	c, err := datasets.NewClient(datasets.WithStorePath(filepath.Join(t.TempDir(), "g.db")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	s, _ := schema.New("etl", "footprints", "Footprints", schema.SpatioTemporal, nil)
-	ds, err := c.Datasets.Create(ctx, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	col, err := c.Collections.Create(ctx, ds.ID, "main")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, ds, col := embeddedCollection(t, s)
 	sc := arrow.NewSchema([]arrow.Field{
 		{Name: "time", Type: &arrow.TimestampType{Unit: arrow.Second}},
 		{Name: "geometry", Type: arrow.BinaryTypes.String},

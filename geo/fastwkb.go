@@ -112,7 +112,7 @@ func fastPath(b []byte, ring bool, want int) ([]byte, bool) {
 	}
 	var area float64
 	ppLon, ppLat := math.NaN(), math.NaN() // the position before the previous
-	end := len(pts) - 16 // the last position is checked after the loop
+	end := len(pts) - 16                   // the last position is checked after the loop
 	for i := 16; i <= end; i += 16 {
 		lon, lat := coord(pts, i)
 		if !(math.Abs(lon) < 180-seamSnap && math.Abs(lat) < 90 && math.Abs(lon-pLon) < 180) {

@@ -68,12 +68,11 @@ func force2DWKB(b []byte) ([]byte, bool, error) {
 	if len(b) < 5 {
 		return b, false, nil
 	}
-	order := binary.ByteOrder(binary.LittleEndian)
-	if b[0] == 0 {
-		order = binary.BigEndian
+	order, err := wkbOrder(b[0])
+	if err != nil {
+		return nil, false, err
 	}
-	typ := order.Uint32(b[1:5])
-	if typ < 4 {
+	if typ := order.Uint32(b[1:5]); typ < 4 {
 		// A 2-D point, line string or polygon: nothing nested can differ.
 		return b, false, nil
 	}
@@ -107,14 +106,9 @@ func (w *wkbFlattener) geometry(b []byte, depth int) ([]byte, error) {
 	if len(b) < 5 {
 		return nil, errWKBShort
 	}
-	var order binary.ByteOrder
-	switch b[0] {
-	case 0:
-		order = binary.BigEndian
-	case 1:
-		order = binary.LittleEndian
-	default:
-		return nil, fmt.Errorf("geo: parse wkb: byte-order marker %#x is neither 0 nor 1", b[0])
+	order, err := wkbOrder(b[0])
+	if err != nil {
+		return nil, err
 	}
 	typ := order.Uint32(b[1:5])
 	b = b[5:]

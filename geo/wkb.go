@@ -38,20 +38,26 @@ func ParseWKB(b []byte) (orb.Geometry, error) {
 	return g, nil
 }
 
+// wkbOrder reads a WKB byte-order marker.
+func wkbOrder(marker byte) (binary.ByteOrder, error) {
+	switch marker {
+	case 0:
+		return binary.BigEndian, nil
+	case 1:
+		return binary.LittleEndian, nil
+	}
+	return nil, fmt.Errorf("geo: parse wkb: byte-order marker %#x is neither 0 nor 1", marker)
+}
+
 // checkWKBHeader rejects what orb would misread: Z/M ordinates, in either the
 // EWKB flag form or the ISO 1000/2000/3000 type-code form.
 func checkWKBHeader(b []byte) error {
 	if len(b) < 5 {
 		return fmt.Errorf("geo: parse wkb: %d bytes is too short for a header", len(b))
 	}
-	var order binary.ByteOrder
-	switch b[0] {
-	case 0:
-		order = binary.BigEndian
-	case 1:
-		order = binary.LittleEndian
-	default:
-		return fmt.Errorf("geo: parse wkb: byte-order marker %#x is neither 0 nor 1", b[0])
+	order, err := wkbOrder(b[0])
+	if err != nil {
+		return err
 	}
 	typ := order.Uint32(b[1:5])
 	if typ&(ewkbZFlag|ewkbMFlag) != 0 || (typ&0xffff) >= 1000 {
