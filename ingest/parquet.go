@@ -23,7 +23,8 @@ import (
 // parquetSource streams a Parquet file as record batches through arrow-go's
 // pqarrow RecordReader: one batch of WithBatchSize rows at a time, pages
 // read from the file as needed (never the whole file), every codec,
-// encoding and page version arrow-go knows. Guardrails: decoder panics
+// encoding and page version arrow-go knows. Flat string and binary columns
+// bypass pqarrow's value-by-value builders (see byteColumn). Guardrails: decoder panics
 // become errors naming the file; negative row counts in the footer and a
 // decoded row count that differs from the row groups' are errors (arrow-go
 // would return fewer rows silently); pages above WithMaxPageBytes and
@@ -46,6 +47,12 @@ type parquetSource struct {
 	// unknownTypes counts columns whose logical type (from a newer Parquet
 	// format) was ignored: they read as their physical type.
 	unknownTypes int
+
+	// Flat byte-array columns are read by byteColumn, the rest by pqarrow
+	// (see recordReader); fields are the decoded columns' fields.
+	bytes  []*byteColumn
+	fields []arrow.Field
+	done   int64 // rows decoded so far
 }
 
 // newParquetReader opens the footer. A logical type from a newer format
@@ -236,6 +243,9 @@ func (s *parquetSource) Close() error {
 		return nil
 	}
 	s.closed = true
+	for _, c := range s.bytes {
+		c.close()
+	}
 	err := s.rdr.Close()
 	if s.closer != nil {
 		if cerr := s.closer.Close(); err == nil {
@@ -261,7 +271,9 @@ func (s *parquetSource) Batches() iter.Seq2[Batch, error] {
 			yield(Batch{}, err)
 			return
 		}
-		defer rr.Release()
+		if rr != nil {
+			defer rr.Release()
+		}
 		var first int64 = 1
 		for {
 			rec, err := s.next(rr)
@@ -291,32 +303,93 @@ func (s *parquetSource) Batches() iter.Seq2[Batch, error] {
 	}
 }
 
+// recordReader returns pqarrow's reader of the columns that byteColumn
+// does not read; nil when byteColumn reads them all.
 func (s *parquetSource) recordReader() (rr pqarrow.RecordReader, err error) {
 	defer recovered(s.name, "reading Parquet", &err)
-	rr, err = s.fr.GetRecordReader(context.Background(), nil, nil)
+	var leaves []int
+	if !s.o.pqarrowOnly {
+		leaves = s.splitColumns()
+	}
+	if s.bytes != nil && len(leaves) == 0 {
+		return nil, nil
+	}
+	rr, err = s.fr.GetRecordReader(context.Background(), leaves, nil)
 	if err != nil {
 		return nil, &Error{File: s.name, Err: parquetOpenErr(err)}
 	}
 	return rr, nil
 }
 
+// splitColumns sets s.bytes to the columns byteColumn reads and returns
+// the leaf columns left for pqarrow (nil: all of them, s.bytes unset).
+func (s *parquetSource) splitColumns() []int {
+	m := s.fr.Manifest
+	bytes := byteColumns(s.rdr, m, s.mem, s.o.batchSize)
+	if len(bytes) == 0 {
+		return nil
+	}
+	isBytes := make([]bool, len(m.Fields))
+	for _, c := range bytes {
+		isBytes[c.field] = true
+	}
+	var leaves []int
+	fields := make([]arrow.Field, len(m.Fields))
+	for i := range m.Fields {
+		fields[i] = *m.Fields[i].Field
+		if isBytes[i] {
+			continue
+		}
+		n := len(leaves)
+		leaves = appendLeaves(leaves, &m.Fields[i])
+		if len(leaves) == n {
+			return nil // a field with no leaf: pqarrow's record would not line up
+		}
+	}
+	s.bytes, s.fields = bytes, fields
+	return leaves
+}
+
+func appendLeaves(dst []int, sf *pqarrow.SchemaField) []int {
+	if sf.ColIndex >= 0 {
+		return append(dst, sf.ColIndex)
+	}
+	for i := range sf.Children {
+		dst = appendLeaves(dst, &sf.Children[i])
+	}
+	return dst
+}
+
 // next decodes the next batch, re-labelled with the source's schema (which
 // carries the GeoArrow metadata), or returns nil at the end.
 func (s *parquetSource) next(rr pqarrow.RecordReader) (out arrow.RecordBatch, err error) {
 	defer recovered(s.name, "decoding Parquet", &err)
-	if !rr.Next() {
+	var rec arrow.RecordBatch
+	switch {
+	case rr == nil: // byteColumn reads every column
+		n := min(int64(s.o.batchSize), s.rows-s.done)
+		if n <= 0 {
+			return nil, nil
+		}
+		if rec, err = s.withBytes(nil, n); err != nil {
+			return nil, s.decodeError(err)
+		}
+		defer rec.Release()
+	case !rr.Next():
 		if err := rr.Err(); err != nil {
-			hint := ""
-			if strings.HasPrefix(s.rdr.MetaData().GetCreatedBy(), "parquet-cpp version 1.") && strings.Contains(err.Error(), "eof") {
-				// ARROW-10353: Arrow ≤ 2.0 compressed DataPage V2 pages it
-				// marked as uncompressed.
-				hint = " (the file was written by Arrow ≤ 2.0, whose DataPage V2 pages can be compressed although marked uncompressed, ARROW-10353: rewrite it with a current Arrow)"
-			}
-			return nil, &Error{File: s.name, Err: fmt.Errorf("decoding Parquet: %w%s", parquetOpenErr(err), hint)}
+			return nil, s.decodeError(parquetOpenErr(err))
 		}
 		return nil, nil
+	default:
+		rec = rr.RecordBatch()
+		if s.bytes != nil {
+			if rec, err = s.withBytes(rec, rec.NumRows()); err != nil {
+				return nil, s.decodeError(err)
+			}
+			defer rec.Release()
+		}
 	}
-	rec := rr.RecordBatch()
+	s.done += rec.NumRows()
 	if s.retype != nil {
 		rec = relabelColumns(rec, s.retype)
 		defer rec.Release()
@@ -326,6 +399,49 @@ func (s *parquetSource) next(rr pqarrow.RecordReader) (out arrow.RecordBatch, er
 		return nil, &Error{File: s.name, Err: fmt.Errorf("decoding Parquet: corrupt data: %w", err)}
 	}
 	return out, nil
+}
+
+// decodeError names the file, and the writer's bug when it is known.
+func (s *parquetSource) decodeError(err error) error {
+	hint := ""
+	if strings.HasPrefix(s.rdr.MetaData().GetCreatedBy(), "parquet-cpp version 1.") && strings.Contains(strings.ToLower(err.Error()), "eof") {
+		// ARROW-10353: Arrow ≤ 2.0 compressed DataPage V2 pages it
+		// marked as uncompressed.
+		hint = " (the file was written by Arrow ≤ 2.0, whose DataPage V2 pages can be compressed although marked uncompressed, ARROW-10353: rewrite it with a current Arrow)"
+	}
+	return &Error{File: s.name, Err: fmt.Errorf("decoding Parquet: %w%s", err, hint)}
+}
+
+// withBytes returns the record of every column: part's (pqarrow's, nil
+// when it reads none) with the next n rows of the byte columns put in.
+func (s *parquetSource) withBytes(part arrow.RecordBatch, n int64) (arrow.RecordBatch, error) {
+	cols := make([]arrow.Array, len(s.fields))
+	own := cols[:0:0]
+	defer func() {
+		for _, a := range own {
+			a.Release()
+		}
+	}()
+	for _, c := range s.bytes {
+		a, err := c.next(n)
+		if err != nil {
+			return nil, err
+		}
+		own = append(own, a)
+		cols[c.field] = a
+	}
+	j := 0
+	for i := range cols {
+		if cols[i] == nil {
+			cols[i] = part.Column(j)
+			j++
+		}
+	}
+	var md arrow.Metadata
+	if part != nil {
+		md = part.Schema().Metadata()
+	}
+	return array.NewRecordBatch(arrow.NewSchema(s.fields, &md), cols, n), nil
 }
 
 // readDurationsAsInt64 makes the reader decode Arrow durations as int64.

@@ -67,6 +67,7 @@ type options struct {
 	memLimit     int64 // bytes a binary source may hold at once; 0: none
 	validate     bool  // check decoded arrays (array.ValidateFull)
 	requireRows  bool  // Parquet: decoded rows must match the footer
+	pqarrowOnly  bool  // Parquet: read byte-array columns through pqarrow too (tests)
 
 	noGeoFix bool // mapping: keep geometries as given
 	force2D  bool // mapping: drop Z and M ordinates of geometries
