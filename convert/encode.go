@@ -633,6 +633,10 @@ func appendDoublesMessage(b []byte, num protowire.Number, kids []*array.Float64,
 // splitTimestamp splits unix nanoseconds into a Timestamp's seconds and
 // non-negative nanos.
 func splitTimestamp(ns int64) (int64, int32) {
+	if ns >= 0 { // unsigned division by a constant is a multiply and a shift
+		s := int64(uint64(ns) / 1e9)
+		return s, int32(ns - s*1e9)
+	}
 	s := floorDiv(ns, 1e9)
 	return s, int32(ns - s*1e9)
 }

@@ -3,6 +3,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -132,6 +133,9 @@ func (c *byteColumn) next(n int64) (_ arrow.Array, err error) {
 		for _, v := range vals {
 			need += len(v)
 		}
+		if need > math.MaxInt32 {
+			return nil, fmt.Errorf("column %q: a batch holds more than 2 GiB of values; read it with a smaller batch size", c.name)
+		}
 		if need > data.Cap() {
 			data.Reserve(max(need, 2*data.Cap()))
 		}
@@ -159,9 +163,6 @@ func (c *byteColumn) next(n int64) (_ arrow.Array, err error) {
 				}
 				offs[r+1] = int32(size)
 			}
-		}
-		if int64(size) > int64(^uint32(0)>>1) {
-			return nil, fmt.Errorf("column %q: a batch holds more than 2 GiB of values; read it with a smaller batch size", c.name)
 		}
 		row += lvls
 		c.left -= lvls
