@@ -115,8 +115,7 @@ func TestByteColumnsCorpus(t *testing.T) {
 
 // Generated files cover what the corpus may not: many pages and row
 // groups, dictionary fallback, nulls everywhere, empty values, DataPage V2,
-// pages above arrow-go's 1 MiB streaming threshold, and files whose every
-// column is a byte array.
+// delta encodings, 8 MB pages, and files whose every column is a byte array.
 func TestByteColumnsWritten(t *testing.T) {
 	big := bytes.Repeat([]byte("x"), 40<<10)
 	cases := []struct {
@@ -134,7 +133,7 @@ func TestByteColumnsWritten(t *testing.T) {
 			parquet.WithDictionaryDefault(false), parquet.WithEncodingFor("s", parquet.Encodings.DeltaLengthByteArray),
 			parquet.WithEncodingFor("b", parquet.Encodings.DeltaByteArray)}},
 		{name: "byte arrays only", rows: 3000, only: true, props: []parquet.WriterProperty{parquet.WithMaxRowGroupLength(700)}},
-		{name: "streamed pages", rows: 200, only: true, props: []parquet.WriterProperty{
+		{name: "large pages", rows: 200, only: true, props: []parquet.WriterProperty{
 			parquet.WithDictionaryDefault(false), parquet.WithDataPageSize(16 << 20)}},
 	}
 	for _, tc := range cases {
@@ -165,7 +164,7 @@ func TestByteColumnsWritten(t *testing.T) {
 							bld.Field(i).(*array.StringBuilder).Append(fmt.Sprintf("granule-%d-%s", r, strings.Repeat("é", r%9)))
 						}
 					case "b":
-						if tc.name == "streamed pages" {
+						if tc.name == "large pages" {
 							bld.Field(i).(*array.BinaryBuilder).Append(big[:len(big)-r])
 						} else {
 							bld.Field(i).(*array.BinaryBuilder).Append([]byte(fmt.Sprint(r % 50)))
