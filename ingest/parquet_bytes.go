@@ -75,6 +75,10 @@ func byteColumns(rdr *file.Reader, m *pqarrow.SchemaManifest, mem memory.Allocat
 	return out
 }
 
+// maxByteReserve bounds the data buffer byteColumn reserves before it
+// knows a batch's size.
+const maxByteReserve = 16 << 20
+
 // errShortChunk is a column chunk that holds fewer values than its row
 // group declares rows.
 var errShortChunk = errors.New("the column chunk ends before its row group does: corrupt file")
@@ -107,13 +111,18 @@ func (c *byteColumn) next(n int64) (_ arrow.Array, err error) {
 	if err := c.advance(); err != nil {
 		return nil, err
 	}
+	// Room for the batch from the last one's bytes per row (or the row
+	// group's size), at most maxByteReserve: a few huge values must not
+	// make every later batch reserve for that many (growing is cheap).
+	var est int64
 	if c.perRow > 0 {
-		data.Reserve(int(c.perRow * n * 9 / 8))
+		est = c.perRow * 9 / 8
 	} else if rg := c.rdr.MetaData().RowGroup(c.rg); rg.NumRows() > 0 {
 		if cc, err := rg.ColumnChunk(c.leaf); err == nil {
-			data.Reserve(int(min(cc.TotalUncompressedSize(), 64<<20) / rg.NumRows() * n))
+			est = max(cc.TotalUncompressedSize(), 0) / rg.NumRows()
 		}
 	}
+	data.Reserve(int(min(est, maxByteReserve/n) * n))
 	var row int64
 	var size, nulls int
 	for row < n {

@@ -285,3 +285,52 @@ func FuzzByteColumns(f *testing.F) {
 		}
 	})
 }
+
+// One huge value must not make the next batch reserve room for thousands
+// like it: under a memory limit that fits the data, the file reads.
+func TestByteColumnsHugeValueFirst(t *testing.T) {
+	sc := arrow.NewSchema([]arrow.Field{{Name: "b", Type: arrow.BinaryTypes.Binary}}, nil)
+	path := filepath.Join(t.TempDir(), "f.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := pqarrow.NewFileWriter(sc, f, parquet.NewWriterProperties(parquet.WithDictionaryDefault(false)), pqarrow.DefaultWriterProps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, vals := range [][][]byte{{bytes.Repeat([]byte{1}, 8<<20)}, bytes.Split(bytes.Repeat([]byte("ab,"), 5000), []byte(","))} {
+		bld := array.NewBinaryBuilder(memory.DefaultAllocator, arrow.BinaryTypes.Binary)
+		bld.AppendValues(vals, nil)
+		col := bld.NewArray()
+		rec := array.NewRecordBatch(sc, []arrow.Array{col}, int64(col.Len()))
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+		rec.Release()
+		col.Release()
+		bld.Release()
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rows := 0
+	n, err := sameBatches(t, path, WithBatchSize(4096), WithMemoryLimit(64<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := Open(path, WithBatchSize(4096), WithMemoryLimit(64<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	for b, err := range src.Batches() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows += int(b.Record.NumRows())
+	}
+	if ps := src.(*parquetSource); len(ps.bytes) != 1 || ps.rdr.NumRowGroups() != 2 || rows != 5002 {
+		t.Fatalf("%d byte columns, %d row groups, %d rows, %d batches", len(ps.bytes), ps.rdr.NumRowGroups(), rows, n)
+	}
+}
