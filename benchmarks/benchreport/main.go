@@ -39,6 +39,8 @@ type ratio struct {
 var ratios = []ratio{
 	{"readpath", "Granary", "DecodeFloor", "our read→map→encode→ID path / decode floor", "≤ 1.5 (stretch 1.3)"},
 	{"readpath", "Naive", "Granary", "naive dynamic-message path / our path", "≥ 20"},
+	{"readpath", "Reader", "DecodeFloor", "granary's Parquet reader alone / decode floor", "report"},
+	{"readpath", "Granary", "Reader", "our path / granary's Parquet reader alone", "report"},
 	{"pipeline", "IngestEndToEnd", "StoreFloor", "end-to-end ingest / the store's bulk-insert floor", "≤ 1.15"},
 	{"pipeline", "PostgresEndToEnd", "PostgresFloor", "end-to-end ingest into PostgreSQL / its COPY floor", "report"},
 	{"pipeline", "PostgresEndToEnd", "IngestEndToEnd", "end-to-end ingest into PostgreSQL / into the embedded store", "report"},
