@@ -16,11 +16,13 @@
 // declares, pages (WithMaxPageBytes), IPC messages (WithMaxMessageBytes)
 // and the memory a source holds (WithMemoryLimit) are bounded, and every
 // decoded batch is validated (WithValidation). PoolAllocator recycles
-// Arrow buffers between batches. Flat string and binary Parquet columns
-// are decoded page by page by arrow-go but copied into their Arrow arrays
-// by granary in one pass (pqarrow's builders append value by value), and a
-// definition level out of range is refused where pqarrow would read it as
-// a value.
+// Arrow buffers between batches. Two kinds of flat Parquet column bypass
+// pqarrow: strings and binaries, whose pages arrow-go decodes but granary
+// copies into Arrow arrays in one pass (pqarrow's builders append value by
+// value), and PLAIN or dictionary-encoded INT64 columns (integers and
+// timestamps), whose pages granary decodes itself with the dictionary read
+// once (arrow-go grows it batch by batch). Both refuse a definition level
+// out of range, which pqarrow reads as a value.
 //
 // Geometry: sources implement GeoSource. GeoParquet "geo" metadata (0.4.0 to
 // 2.0-dev), Parquet GEOMETRY/GEOGRAPHY logical types and GeoArrow extension

@@ -23,8 +23,8 @@ import (
 // parquetSource streams a Parquet file as record batches through arrow-go's
 // pqarrow RecordReader: one batch of WithBatchSize rows at a time, pages
 // read from the file as needed (never the whole file), every codec,
-// encoding and page version arrow-go knows. Flat string and binary columns
-// bypass pqarrow's value-by-value builders (see byteColumn). Guardrails: decoder panics
+// encoding and page version arrow-go knows. Flat string, binary and INT64
+// columns bypass pqarrow (see byteColumn and int64Column). Guardrails: decoder panics
 // become errors naming the file; negative row counts in the footer and a
 // decoded row count that differs from the row groups' are errors (arrow-go
 // would return fewer rows silently); pages above WithMaxPageBytes and
@@ -48,9 +48,10 @@ type parquetSource struct {
 	// format) was ignored: they read as their physical type.
 	unknownTypes int
 
-	// Flat byte-array columns are read by byteColumn, the rest by pqarrow
-	// (see recordReader); fields are the decoded columns' fields.
-	bytes  []*byteColumn
+	// Flat byte-array and INT64 columns are read by byteColumn and
+	// int64Column, the rest by pqarrow (see recordReader); fields are the
+	// decoded columns' fields.
+	own    []ownColumn
 	fields []arrow.Field
 	done   int64 // rows decoded so far
 }
@@ -243,7 +244,7 @@ func (s *parquetSource) Close() error {
 		return nil
 	}
 	s.closed = true
-	for _, c := range s.bytes {
+	for _, c := range s.own {
 		c.close()
 	}
 	err := s.rdr.Close()
@@ -303,15 +304,15 @@ func (s *parquetSource) Batches() iter.Seq2[Batch, error] {
 	}
 }
 
-// recordReader returns pqarrow's reader of the columns that byteColumn
-// does not read; nil when byteColumn reads them all.
+// recordReader returns pqarrow's reader of the columns granary does not
+// read itself (see ownColumn); nil when it reads them all.
 func (s *parquetSource) recordReader() (rr pqarrow.RecordReader, err error) {
 	defer recovered(s.name, "reading Parquet", &err)
 	var leaves []int
 	if !s.o.pqarrowOnly {
 		leaves = s.splitColumns()
 	}
-	if s.bytes != nil && len(leaves) == 0 {
+	if s.own != nil && len(leaves) == 0 {
 		return nil, nil
 	}
 	rr, err = s.fr.GetRecordReader(context.Background(), leaves, nil)
@@ -321,23 +322,37 @@ func (s *parquetSource) recordReader() (rr pqarrow.RecordReader, err error) {
 	return rr, nil
 }
 
-// splitColumns sets s.bytes to the columns byteColumn reads and returns
-// the leaf columns left for pqarrow (nil: all of them, s.bytes unset).
+// ownColumn reads one top-level column batch by batch, in place of
+// pqarrow (byteColumn, int64Column).
+type ownColumn interface {
+	fieldIndex() int
+	next(n int64) (arrow.Array, error)
+	close()
+}
+
+// splitColumns sets s.own to the columns granary reads itself and returns
+// the leaf columns left for pqarrow (nil: all of them, s.own unset).
 func (s *parquetSource) splitColumns() []int {
 	m := s.fr.Manifest
-	bytes := byteColumns(s.rdr, m, s.mem, s.o.batchSize)
-	if len(bytes) == 0 {
+	var own []ownColumn
+	for _, c := range byteColumns(s.rdr, m, s.mem, s.o.batchSize) {
+		own = append(own, c)
+	}
+	for _, c := range int64Columns(s.rdr, m, s.mem) {
+		own = append(own, c)
+	}
+	if len(own) == 0 {
 		return nil
 	}
-	isBytes := make([]bool, len(m.Fields))
-	for _, c := range bytes {
-		isBytes[c.field] = true
+	mine := make([]bool, len(m.Fields))
+	for _, c := range own {
+		mine[c.fieldIndex()] = true
 	}
 	var leaves []int
 	fields := make([]arrow.Field, len(m.Fields))
 	for i := range m.Fields {
 		fields[i] = *m.Fields[i].Field
-		if isBytes[i] {
+		if mine[i] {
 			continue
 		}
 		n := len(leaves)
@@ -346,7 +361,7 @@ func (s *parquetSource) splitColumns() []int {
 			return nil // a field with no leaf: pqarrow's record would not line up
 		}
 	}
-	s.bytes, s.fields = bytes, fields
+	s.own, s.fields = own, fields
 	return leaves
 }
 
@@ -366,12 +381,12 @@ func (s *parquetSource) next(rr pqarrow.RecordReader) (out arrow.RecordBatch, er
 	defer recovered(s.name, "decoding Parquet", &err)
 	var rec arrow.RecordBatch
 	switch {
-	case rr == nil: // byteColumn reads every column
+	case rr == nil: // granary reads every column itself
 		n := min(int64(s.o.batchSize), s.rows-s.done)
 		if n <= 0 {
 			return nil, nil
 		}
-		if rec, err = s.withBytes(nil, n); err != nil {
+		if rec, err = s.withOwn(nil, n); err != nil {
 			return nil, s.decodeError(err)
 		}
 		defer rec.Release()
@@ -382,8 +397,8 @@ func (s *parquetSource) next(rr pqarrow.RecordReader) (out arrow.RecordBatch, er
 		return nil, nil
 	default:
 		rec = rr.RecordBatch()
-		if s.bytes != nil {
-			if rec, err = s.withBytes(rec, rec.NumRows()); err != nil {
+		if s.own != nil {
+			if rec, err = s.withOwn(rec, rec.NumRows()); err != nil {
 				return nil, s.decodeError(err)
 			}
 			defer rec.Release()
@@ -412,9 +427,9 @@ func (s *parquetSource) decodeError(err error) error {
 	return &Error{File: s.name, Err: fmt.Errorf("decoding Parquet: %w%s", err, hint)}
 }
 
-// withBytes returns the record of every column: part's (pqarrow's, nil
-// when it reads none) with the next n rows of the byte columns put in.
-func (s *parquetSource) withBytes(part arrow.RecordBatch, n int64) (arrow.RecordBatch, error) {
+// withOwn returns the record of every column: part's (pqarrow's, nil
+// when it reads none) with the next n rows of s.own put in.
+func (s *parquetSource) withOwn(part arrow.RecordBatch, n int64) (arrow.RecordBatch, error) {
 	cols := make([]arrow.Array, len(s.fields))
 	own := cols[:0:0]
 	defer func() {
@@ -422,13 +437,13 @@ func (s *parquetSource) withBytes(part arrow.RecordBatch, n int64) (arrow.Record
 			a.Release()
 		}
 	}()
-	for _, c := range s.bytes {
+	for _, c := range s.own {
 		a, err := c.next(n)
 		if err != nil {
 			return nil, err
 		}
 		own = append(own, a)
-		cols[c.field] = a
+		cols[c.fieldIndex()] = a
 	}
 	j := 0
 	for i := range cols {

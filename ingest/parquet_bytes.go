@@ -79,13 +79,16 @@ func byteColumns(rdr *file.Reader, m *pqarrow.SchemaManifest, mem memory.Allocat
 // knows a batch's size.
 const maxByteReserve = 16 << 20
 
+func (c *byteColumn) fieldIndex() int { return c.field }
+
 // errShortChunk is a column chunk that holds fewer values than its row
 // group declares rows.
 var errShortChunk = errors.New("the column chunk ends before its row group does: corrupt file")
 
-// errCorruptLevels is a definition level out of range, which pqarrow
-// reads as a value.
-var errCorruptLevels = errors.New("corrupt file")
+// errCorrupt marks damage that granary's own column readers find where
+// pqarrow may not (a definition level out of range, which pqarrow reads as
+// a value).
+var errCorrupt = errors.New("corrupt file")
 
 // next returns the column's next n rows.
 func (c *byteColumn) next(n int64) (_ arrow.Array, err error) {
@@ -168,7 +171,7 @@ func (c *byteColumn) next(n int64) (_ arrow.Array, err error) {
 				} else if d < c.maxDef && d >= 0 {
 					nulls++
 				} else {
-					return nil, fmt.Errorf("column %q, row group %d: definition level %d outside 0–%d: %w", c.name, c.rg, d, c.maxDef, errCorruptLevels)
+					return nil, fmt.Errorf("column %q, row group %d: definition level %d outside 0–%d: %w", c.name, c.rg, d, c.maxDef, errCorrupt)
 				}
 				offs[r+1] = int32(size)
 			}
