@@ -231,7 +231,7 @@ func (c *int64Column) values(out []int64) error {
 // dictionary page on the way.
 func (c *int64Column) nextPage() error {
 	for {
-		if c.left == 0 {
+		for c.left == 0 { // row groups of no rows have nothing to read
 			if err := c.nextRowGroup(); err != nil {
 				return err
 			}
@@ -285,10 +285,13 @@ func (c *int64Column) nextPage() error {
 }
 
 func (c *int64Column) startPage(enc parquet.Encoding, levels int64, data []byte) error {
-	if levels <= 0 || levels > c.left {
+	if levels < 0 || levels > c.left {
 		return c.corrupt("a page of %d values with %d rows left in its row group", levels, c.left)
 	}
 	c.page = levels
+	if levels == 0 {
+		return nil // an empty page: on to the next
+	}
 	switch enc {
 	case parquet.Encodings.Plain:
 		c.isIdx, c.plain = false, data

@@ -529,3 +529,61 @@ func TestHybrid(t *testing.T) {
 		t.Error("a repeated value of 255 in 3 bits was accepted")
 	}
 }
+
+// Row groups of no rows between others, in files read by granary's own
+// readers only and with pqarrow.
+func TestOwnColumnsEmptyRowGroup(t *testing.T) {
+	sc := arrow.NewSchema([]arrow.Field{
+		{Name: "t", Type: arrow.FixedWidthTypes.Timestamp_ms, Nullable: true},
+		{Name: "s", Type: arrow.BinaryTypes.String},
+	}, nil)
+	path := filepath.Join(t.TempDir(), "f.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := pqarrow.NewFileWriter(sc, f, parquet.NewWriterProperties(), pqarrow.DefaultWriterProps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rows := range []int{3, 0, 4, 0} {
+		bld := array.NewRecordBuilder(memory.DefaultAllocator, sc)
+		for r := range rows {
+			if r == 1 {
+				bld.Field(0).AppendNull()
+			} else {
+				bld.Field(0).(*array.TimestampBuilder).Append(arrow.Timestamp(1700000000000 + r))
+			}
+			bld.Field(1).(*array.StringBuilder).Append(fmt.Sprint("row ", r))
+		}
+		rec := bld.NewRecordBatch()
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+		rec.Release()
+		bld.Release()
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{DefaultBatchSize, 2} {
+		if _, err := sameBatches(t, path, WithBatchSize(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	rows := 0
+	for b, err := range src.Batches() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows += int(b.Record.NumRows())
+	}
+	if b, i := ownColumns(src); b != 1 || i != 1 || rows != 7 {
+		t.Fatalf("%d byte and %d INT64 columns read by granary, %d rows", b, i, rows)
+	}
+}
