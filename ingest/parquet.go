@@ -49,11 +49,12 @@ type parquetSource struct {
 	unknownTypes int
 
 	// Flat byte-array and INT64 columns are read by byteColumn and
-	// int64Column, the rest by pqarrow (see recordReader); fields are the
-	// decoded columns' fields.
-	own    []ownColumn
-	fields []arrow.Field
-	done   int64 // rows decoded so far
+	// int64Column, the rest by pqarrow (see recordReader); decoded is the
+	// schema of the batches put together (checked re-labels them with
+	// schema).
+	own     []ownColumn
+	decoded *arrow.Schema
+	done    int64 // rows decoded so far
 }
 
 // newParquetReader opens the footer. A logical type from a newer format
@@ -322,14 +323,6 @@ func (s *parquetSource) recordReader() (rr pqarrow.RecordReader, err error) {
 	return rr, nil
 }
 
-// ownColumn reads one top-level column batch by batch, in place of
-// pqarrow (byteColumn, int64Column).
-type ownColumn interface {
-	fieldIndex() int
-	next(n int64) (arrow.Array, error)
-	close()
-}
-
 // splitColumns sets s.own to the columns granary reads itself and returns
 // the leaf columns left for pqarrow (nil: all of them, s.own unset).
 func (s *parquetSource) splitColumns() []int {
@@ -361,7 +354,7 @@ func (s *parquetSource) splitColumns() []int {
 			return nil // a field with no leaf: pqarrow's record would not line up
 		}
 	}
-	s.own, s.fields = own, fields
+	s.own, s.decoded = own, arrow.NewSchema(fields, nil)
 	return leaves
 }
 
@@ -430,7 +423,7 @@ func (s *parquetSource) decodeError(err error) error {
 // withOwn returns the record of every column: part's (pqarrow's, nil
 // when it reads none) with the next n rows of s.own put in.
 func (s *parquetSource) withOwn(part arrow.RecordBatch, n int64) (arrow.RecordBatch, error) {
-	cols := make([]arrow.Array, len(s.fields))
+	cols := make([]arrow.Array, s.decoded.NumFields())
 	own := cols[:0:0]
 	defer func() {
 		for _, a := range own {
@@ -452,11 +445,7 @@ func (s *parquetSource) withOwn(part arrow.RecordBatch, n int64) (arrow.RecordBa
 			j++
 		}
 	}
-	var md arrow.Metadata
-	if part != nil {
-		md = part.Schema().Metadata()
-	}
-	return array.NewRecordBatch(arrow.NewSchema(s.fields, &md), cols, n), nil
+	return array.NewRecordBatch(s.decoded, cols, n), nil
 }
 
 // readDurationsAsInt64 makes the reader decode Arrow durations as int64.

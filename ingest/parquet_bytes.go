@@ -1,12 +1,10 @@
 package ingest
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
@@ -28,18 +26,8 @@ import (
 // Everything else (nested, repeated, large, view, dictionary and extension
 // types) stays with pqarrow.
 type byteColumn struct {
-	name   string
-	field  int // top-level field index
-	leaf   int // Parquet leaf column index
-	dt     arrow.DataType
-	maxDef int16
-	rdr    *file.Reader
-	mem    memory.Allocator
-
-	rg   int // current row group; -1 before the first
-	cc   *file.ByteArrayColumnChunkReader
-	left int64 // rows of the current row group not yet read
-	read int64 // rows read from the current row group
+	flatColumn
+	cc *file.ByteArrayColumnChunkReader
 
 	vals []parquet.ByteArray
 	defs []int16
@@ -53,24 +41,10 @@ type byteColumn struct {
 // binary or string.
 func byteColumns(rdr *file.Reader, m *pqarrow.SchemaManifest, mem memory.Allocator, batch int) []*byteColumn {
 	var out []*byteColumn
-	for i := range m.Fields {
-		sf := &m.Fields[i]
-		if len(sf.Children) > 0 || sf.ColIndex < 0 {
-			continue
-		}
-		id := sf.Field.Type.ID()
-		if id != arrow.BINARY && id != arrow.STRING {
-			continue // extension, large, view and dictionary types included
-		}
-		descr := rdr.MetaData().Schema.Column(sf.ColIndex)
-		if descr.PhysicalType() != parquet.Types.ByteArray || descr.MaxRepetitionLevel() != 0 || descr.MaxDefinitionLevel() > 1 {
-			continue
-		}
-		out = append(out, &byteColumn{
-			name: sf.Field.Name, field: i, leaf: sf.ColIndex, dt: sf.Field.Type,
-			maxDef: descr.MaxDefinitionLevel(), rdr: rdr, mem: mem, rg: -1,
-			vals: make([]parquet.ByteArray, batch), defs: make([]int16, batch),
-		})
+	// Extension, large, view and dictionary types are left out.
+	isBytes := func(dt arrow.DataType) bool { return dt.ID() == arrow.BINARY || dt.ID() == arrow.STRING }
+	for _, fc := range flatColumns(rdr, m, mem, parquet.Types.ByteArray, isBytes) {
+		out = append(out, &byteColumn{flatColumn: fc, vals: make([]parquet.ByteArray, batch), defs: make([]int16, batch)})
 	}
 	return out
 }
@@ -79,17 +53,6 @@ func byteColumns(rdr *file.Reader, m *pqarrow.SchemaManifest, mem memory.Allocat
 // knows a batch's size.
 const maxByteReserve = 16 << 20
 
-func (c *byteColumn) fieldIndex() int { return c.field }
-
-// errShortChunk is a column chunk that holds fewer values than its row
-// group declares rows.
-var errShortChunk = errors.New("the column chunk ends before its row group does: corrupt file")
-
-// errCorrupt marks damage that granary's own column readers find where
-// pqarrow may not (a definition level out of range, which pqarrow reads as
-// a value).
-var errCorrupt = errors.New("corrupt file")
-
 // next returns the column's next n rows.
 func (c *byteColumn) next(n int64) (_ arrow.Array, err error) {
 	offsets := memory.NewResizableBuffer(c.mem)
@@ -97,11 +60,7 @@ func (c *byteColumn) next(n int64) (_ arrow.Array, err error) {
 	var valid *memory.Buffer
 	defer func() {
 		if err != nil {
-			offsets.Release()
-			data.Release()
-			if valid != nil {
-				valid.Release()
-			}
+			releaseBuffers(offsets, data, valid)
 		}
 	}()
 	offsets.Resize(int(n+1) * 4)
@@ -135,10 +94,10 @@ func (c *byteColumn) next(n int64) (_ arrow.Array, err error) {
 		want := min(n-row, c.left, int64(len(c.vals)))
 		lvls, nv, err := c.cc.ReadBatchInPage(want, c.vals, c.defs, nil)
 		if err != nil {
-			return nil, fmt.Errorf("column %q, row group %d: %w", c.name, c.rg, err)
+			return nil, c.wrap(err)
 		}
 		if lvls == 0 {
-			return nil, fmt.Errorf("column %q, row group %d (%d of %d rows read): %w", c.name, c.rg, c.read, c.read+c.left, errShortChunk)
+			return nil, c.short()
 		}
 		vals := c.vals[:nv]
 		need := size
@@ -171,30 +130,17 @@ func (c *byteColumn) next(n int64) (_ arrow.Array, err error) {
 				} else if d < c.maxDef && d >= 0 {
 					nulls++
 				} else {
-					return nil, fmt.Errorf("column %q, row group %d: definition level %d outside 0–%d: %w", c.name, c.rg, d, c.maxDef, errCorrupt)
+					return nil, c.corrupt("definition level %d outside 0–%d", d, c.maxDef)
 				}
 				offs[r+1] = int32(size)
 			}
 		}
 		row += lvls
-		c.left -= lvls
-		c.read += lvls
+		c.consumed(lvls)
 	}
 	data.ResizeNoShrink(size)
 	c.perRow = int64(size)/n + 1
-	if valid != nil && nulls == 0 {
-		valid.Release()
-		valid = nil
-	}
-	d := array.NewData(c.dt, int(n), []*memory.Buffer{valid, offsets, data}, nil, nulls, 0)
-	offsets.Release()
-	data.Release()
-	if valid != nil {
-		valid.Release()
-	}
-	a := array.MakeFromData(d)
-	d.Release()
-	return a, nil
+	return c.newArray(n, nulls, valid, offsets, data), nil
 }
 
 // advance moves to the next row group once the current one is read.
@@ -204,20 +150,19 @@ func (c *byteColumn) advance() error {
 			return fmt.Errorf("column %q, row group %d: the column chunk holds more values than its %d rows: corrupt file", c.name, c.rg, c.read)
 		}
 		c.close()
-		c.rg++
-		if c.rg >= c.rdr.NumRowGroups() {
-			return fmt.Errorf("column %q: more rows asked for than the row groups hold", c.name)
+		rg, err := c.nextRowGroup()
+		if err != nil {
+			return err
 		}
-		rg := c.rdr.RowGroup(c.rg)
 		cr, err := rg.Column(c.leaf)
 		if err != nil {
-			return fmt.Errorf("column %q, row group %d: %w", c.name, c.rg, err)
+			return c.wrap(err)
 		}
 		cc, ok := cr.(*file.ByteArrayColumnChunkReader)
 		if !ok {
 			return fmt.Errorf("column %q: a %T, not a BYTE_ARRAY column", c.name, cr)
 		}
-		c.cc, c.left, c.read = cc, rg.NumRows(), 0
+		c.cc = cc
 	}
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
@@ -29,18 +28,8 @@ import (
 // indices are gathered from it. Other encodings (delta, byte stream split,
 // the deprecated bit-packed levels) stay with pqarrow.
 type int64Column struct {
-	name   string
-	field  int
-	leaf   int
-	dt     arrow.DataType
-	maxDef int16
-	rdr    *file.Reader
-	mem    memory.Allocator
-
-	rg   int // current row group; -1 before the first
-	pr   file.PageReader
-	left int64 // rows of the current row group not yet read
-	read int64 // rows read from the current row group
+	flatColumn
+	pr file.PageReader
 
 	dict  []int64
 	page  int64 // levels of the current page not yet read
@@ -62,50 +51,33 @@ var int64Encodings = []parquet.Encoding{parquet.Encodings.Plain, parquet.Encodin
 func int64Columns(rdr *file.Reader, m *pqarrow.SchemaManifest, mem memory.Allocator) []*int64Column {
 	var out []*int64Column
 	md := rdr.MetaData()
-fields:
-	for i := range m.Fields {
-		sf := &m.Fields[i]
-		if len(sf.Children) > 0 || sf.ColIndex < 0 {
-			continue
-		}
-		switch t := sf.Field.Type.(type) {
+	isInt64 := func(dt arrow.DataType) bool {
+		switch t := dt.(type) {
 		case *arrow.Int64Type, *arrow.Uint64Type:
+			return true
 		case *arrow.TimestampType:
-			if t.Unit == arrow.Second {
-				continue
-			}
-		default:
-			continue
+			return t.Unit != arrow.Second
 		}
-		descr := md.Schema.Column(sf.ColIndex)
-		if descr.PhysicalType() != parquet.Types.Int64 || descr.MaxRepetitionLevel() != 0 || descr.MaxDefinitionLevel() > 1 {
-			continue
-		}
+		return false
+	}
+fields:
+	for _, fc := range flatColumns(rdr, m, mem, parquet.Types.Int64, isInt64) {
 		for g := range md.NumRowGroups() {
-			cc, err := md.RowGroup(g).ColumnChunk(sf.ColIndex)
+			cc, err := md.RowGroup(g).ColumnChunk(fc.leaf)
 			if err != nil || cc.CryptoMetadata() != nil {
 				continue fields
 			}
 			for _, e := range cc.Encodings() {
 				// parquet-mr lists BIT_PACKED for the levels of a column
 				// that has none.
-				if !slices.Contains(int64Encodings, e) && (e != parquet.Encodings.BitPacked || descr.MaxDefinitionLevel() > 0) {
+				if !slices.Contains(int64Encodings, e) && (e != parquet.Encodings.BitPacked || fc.maxDef > 0) {
 					continue fields
 				}
 			}
 		}
-		out = append(out, &int64Column{
-			name: sf.Field.Name, field: i, leaf: sf.ColIndex, dt: sf.Field.Type,
-			maxDef: descr.MaxDefinitionLevel(), rdr: rdr, mem: mem, rg: -1,
-		})
+		out = append(out, &int64Column{flatColumn: fc})
 	}
 	return out
-}
-
-func (c *int64Column) fieldIndex() int { return c.field }
-
-func (c *int64Column) corrupt(format string, args ...any) error {
-	return fmt.Errorf("column %q, row group %d: %s: %w", c.name, c.rg, fmt.Sprintf(format, args...), errCorrupt)
 }
 
 // next returns the column's next n rows.
@@ -114,10 +86,7 @@ func (c *int64Column) next(n int64) (_ arrow.Array, err error) {
 	var valid *memory.Buffer
 	defer func() {
 		if err != nil {
-			values.Release()
-			if valid != nil {
-				valid.Release()
-			}
+			releaseBuffers(values, valid)
 		}
 	}()
 	values.Resize(int(n) * 8)
@@ -177,21 +146,9 @@ func (c *int64Column) next(n int64) (_ arrow.Array, err error) {
 		}
 		row += k
 		c.page -= k
-		c.left -= k
-		c.read += k
+		c.consumed(k)
 	}
-	if valid != nil && nulls == 0 {
-		valid.Release()
-		valid = nil
-	}
-	d := array.NewData(c.dt, int(n), []*memory.Buffer{valid, values}, nil, nulls, 0)
-	values.Release()
-	if valid != nil {
-		valid.Release()
-	}
-	a := array.MakeFromData(d)
-	d.Release()
-	return a, nil
+	return c.newArray(n, nulls, valid, values), nil
 }
 
 // values decodes len(out) values of the current page.
@@ -232,15 +189,15 @@ func (c *int64Column) values(out []int64) error {
 func (c *int64Column) nextPage() error {
 	for {
 		for c.left == 0 { // row groups of no rows have nothing to read
-			if err := c.nextRowGroup(); err != nil {
+			if err := c.nextChunk(); err != nil {
 				return err
 			}
 		}
 		if !c.pr.Next() {
 			if err := c.pr.Err(); err != nil {
-				return fmt.Errorf("column %q, row group %d: %w", c.name, c.rg, err)
+				return c.wrap(err)
 			}
-			return fmt.Errorf("column %q, row group %d (%d of %d rows read): %w", c.name, c.rg, c.read, c.read+c.left, errShortChunk)
+			return c.short()
 		}
 		switch p := c.pr.Page().(type) {
 		case *file.DictionaryPage:
@@ -306,21 +263,20 @@ func (c *int64Column) startPage(enc parquet.Encoding, levels int64, data []byte)
 	return nil
 }
 
-func (c *int64Column) nextRowGroup() error {
+// nextChunk moves to the next row group's column chunk.
+func (c *int64Column) nextChunk() error {
 	if c.pr != nil && c.pr.Next() {
 		return c.corrupt("the column chunk holds more values than its %d rows", c.read)
 	}
 	c.close()
-	c.rg++
-	if c.rg >= c.rdr.NumRowGroups() {
-		return fmt.Errorf("column %q: more rows asked for than the row groups hold", c.name)
-	}
-	rg := c.rdr.RowGroup(c.rg)
-	pr, err := rg.GetColumnPageReader(c.leaf)
+	rg, err := c.nextRowGroup()
 	if err != nil {
-		return fmt.Errorf("column %q, row group %d: %w", c.name, c.rg, err)
+		return err
 	}
-	c.pr, c.left, c.read, c.dict = pr, rg.NumRows(), 0, c.dict[:0]
+	if c.pr, err = rg.GetColumnPageReader(c.leaf); err != nil {
+		return c.wrap(err)
+	}
+	c.dict = c.dict[:0]
 	return nil
 }
 

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"encoding/binary"
+	"math"
 	"slices"
 
 	"bytes"
@@ -26,18 +27,40 @@ import (
 // reference byteColumn is compared with.
 func withPQArrowOnly() Option { return func(o *options) { o.pqarrowOnly = true } }
 
-// ownColumns counts the columns of a Parquet source (after Batches) that
-// byteColumn and int64Column read.
-func ownColumns(src Source) (bytes, ints int) {
-	for _, c := range src.(*parquetSource).own {
+// ownRead is what reading a Parquet file to its end (or first error)
+// involved: rows, row groups, and the columns byteColumn and int64Column
+// read.
+type ownRead struct {
+	rows, rowGroups, bytes, ints int
+	err                          error
+}
+
+func readOwn(t *testing.T, path string, opts ...Option) ownRead {
+	t.Helper()
+	src, err := Open(path, opts...)
+	if err != nil {
+		return ownRead{err: err}
+	}
+	defer src.Close()
+	var r ownRead
+	for b, err := range src.Batches() {
+		if err != nil {
+			r.err = err
+			break
+		}
+		r.rows += int(b.Record.NumRows())
+	}
+	ps := src.(*parquetSource)
+	r.rowGroups = ps.rdr.NumRowGroups()
+	for _, c := range ps.own {
 		switch c.(type) {
 		case *byteColumn:
-			bytes++
+			r.bytes++
 		case *int64Column:
-			ints++
+			r.ints++
 		}
 	}
-	return bytes, ints
+	return r
 }
 
 // readBatches reads every batch of a file (retained) or the error.
@@ -48,18 +71,30 @@ func readBatches(t *testing.T, path string, opts ...Option) ([]arrow.RecordBatch
 		return nil, err
 	}
 	defer src.Close()
-	var out []arrow.RecordBatch
-	for b, err := range src.Batches() {
-		if err != nil {
-			for _, r := range out {
-				r.Release()
-			}
-			return nil, err
-		}
-		b.Record.Retain()
-		out = append(out, b.Record)
+	return sampleColumns(src, math.MaxInt64)
+}
+
+// writeRowGroups writes each record as a row group of its own.
+func writeRowGroups(t *testing.T, props *parquet.WriterProperties, recs ...arrow.RecordBatch) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "f.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out, nil
+	w, err := pqarrow.NewFileWriter(recs[0].Schema(), f, props, pqarrow.DefaultWriterProps())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range recs {
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // sameBatches reads path with granary's own column readers and with
@@ -76,9 +111,7 @@ func sameBatches(t *testing.T, path string, opts ...Option) (batches int, err er
 	got, gotErr, gotMem := read(opts...)
 	want, wantErr, wantMem := read(append(opts, withPQArrowOnly())...)
 	defer func() {
-		for _, r := range append(got, want...) {
-			r.Release()
-		}
+		releaseAll(append(got, want...))
 		// After an error arrow-go's column chunk readers keep a few
 		// buffers that nothing can release (garbage for the collector).
 		if g, w := gotMem.CurrentAlloc(), wantMem.CurrentAlloc(); g > w && gotErr == nil {
@@ -124,17 +157,9 @@ func TestOwnColumnsCorpus(t *testing.T) {
 					failed++
 				}
 			}
-			if src, err := Open(path); err == nil {
-				for _, err := range src.Batches() {
-					if err != nil {
-						break
-					}
-				}
-				b, i := ownColumns(src)
-				byteFiles += min(b, 1)
-				intFiles += min(i, 1)
-				src.Close()
-			}
+			r := readOwn(t, path)
+			byteFiles += min(r.bytes, 1)
+			intFiles += min(r.ints, 1)
 			return nil
 		})
 		if err != nil {
@@ -255,23 +280,17 @@ func TestOwnColumnsWritten(t *testing.T) {
 			}
 			// byteColumn reads s and b, int64Column the INT64 columns,
 			// pqarrow the rest.
-			src, err := Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, err := range src.Batches() {
-				if err != nil {
-					t.Fatal(err)
-				}
+			r := readOwn(t, path)
+			if r.err != nil {
+				t.Fatal(r.err)
 			}
 			wantInts := tc.ints
 			if wantInts == 0 && !tc.only {
 				wantInts = 6
 			}
-			if b, i := ownColumns(src); b != 2 || i != wantInts {
-				t.Errorf("byteColumn reads %d columns, want 2; int64Column %d, want %d", b, i, wantInts)
+			if r.bytes != 2 || r.ints != wantInts {
+				t.Errorf("byteColumn reads %d columns, want 2; int64Column %d, want %d", r.bytes, r.ints, wantInts)
 			}
-			src.Close()
 			for _, n := range []int{DefaultBatchSize, 999, 1} {
 				if n == 1 && tc.rows > 5000 {
 					continue
@@ -340,9 +359,7 @@ func FuzzOwnColumns(f *testing.F) {
 		got, gotErr := readBatches(t, path, WithBatchSize(5))
 		want, wantErr := readBatches(t, path, WithBatchSize(5), withPQArrowOnly())
 		defer func() {
-			for _, r := range append(got, want...) {
-				r.Release()
-			}
+			releaseAll(append(got, want...))
 		}()
 		if wantErr != nil {
 			return // byteColumn may fail elsewhere, or find nothing wrong in its columns
@@ -371,48 +388,27 @@ func FuzzOwnColumns(f *testing.F) {
 // like it: under a memory limit that fits the data, the file reads.
 func TestByteColumnsHugeValueFirst(t *testing.T) {
 	sc := arrow.NewSchema([]arrow.Field{{Name: "b", Type: arrow.BinaryTypes.Binary}}, nil)
-	path := filepath.Join(t.TempDir(), "f.parquet")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := pqarrow.NewFileWriter(sc, f, parquet.NewWriterProperties(parquet.WithDictionaryDefault(false)), pqarrow.DefaultWriterProps())
-	if err != nil {
-		t.Fatal(err)
-	}
+	var recs []arrow.RecordBatch
 	for _, vals := range [][][]byte{{bytes.Repeat([]byte{1}, 8<<20)}, bytes.Split(bytes.Repeat([]byte("ab,"), 5000), []byte(","))} {
 		bld := array.NewBinaryBuilder(memory.DefaultAllocator, arrow.BinaryTypes.Binary)
 		bld.AppendValues(vals, nil)
 		col := bld.NewArray()
-		rec := array.NewRecordBatch(sc, []arrow.Array{col}, int64(col.Len()))
-		if err := w.Write(rec); err != nil {
-			t.Fatal(err)
-		}
-		rec.Release()
+		recs = append(recs, array.NewRecordBatch(sc, []arrow.Array{col}, int64(col.Len())))
 		col.Release()
 		bld.Release()
 	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	rows := 0
+	defer releaseAll(recs)
+	path := writeRowGroups(t, parquet.NewWriterProperties(parquet.WithDictionaryDefault(false)), recs...)
 	n, err := sameBatches(t, path, WithBatchSize(4096), WithMemoryLimit(64<<20))
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := Open(path, WithBatchSize(4096), WithMemoryLimit(64<<20))
-	if err != nil {
-		t.Fatal(err)
+	r := readOwn(t, path, WithBatchSize(4096), WithMemoryLimit(64<<20))
+	if r.err != nil {
+		t.Fatal(r.err)
 	}
-	defer src.Close()
-	for b, err := range src.Batches() {
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows += int(b.Record.NumRows())
-	}
-	if b, _ := ownColumns(src); b != 1 || src.(*parquetSource).rdr.NumRowGroups() != 2 || rows != 5002 {
-		t.Fatalf("%d byte columns, %d row groups, %d rows, %d batches", b, src.(*parquetSource).rdr.NumRowGroups(), rows, n)
+	if r.bytes != 1 || r.rowGroups != 2 || r.rows != 5002 {
+		t.Fatalf("%d byte columns, %d row groups, %d rows, %d batches", r.bytes, r.rowGroups, r.rows, n)
 	}
 }
 
@@ -537,15 +533,7 @@ func TestOwnColumnsEmptyRowGroup(t *testing.T) {
 		{Name: "t", Type: arrow.FixedWidthTypes.Timestamp_ms, Nullable: true},
 		{Name: "s", Type: arrow.BinaryTypes.String},
 	}, nil)
-	path := filepath.Join(t.TempDir(), "f.parquet")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := pqarrow.NewFileWriter(sc, f, parquet.NewWriterProperties(), pqarrow.DefaultWriterProps())
-	if err != nil {
-		t.Fatal(err)
-	}
+	var recs []arrow.RecordBatch
 	for _, rows := range []int{3, 0, 4, 0} {
 		bld := array.NewRecordBuilder(memory.DefaultAllocator, sc)
 		for r := range rows {
@@ -556,34 +544,21 @@ func TestOwnColumnsEmptyRowGroup(t *testing.T) {
 			}
 			bld.Field(1).(*array.StringBuilder).Append(fmt.Sprint("row ", r))
 		}
-		rec := bld.NewRecordBatch()
-		if err := w.Write(rec); err != nil {
-			t.Fatal(err)
-		}
-		rec.Release()
+		recs = append(recs, bld.NewRecordBatch())
 		bld.Release()
 	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	defer releaseAll(recs)
+	path := writeRowGroups(t, parquet.NewWriterProperties(), recs...)
 	for _, n := range []int{DefaultBatchSize, 2} {
 		if _, err := sameBatches(t, path, WithBatchSize(n)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	src, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
+	r := readOwn(t, path)
+	if r.err != nil {
+		t.Fatal(r.err)
 	}
-	defer src.Close()
-	rows := 0
-	for b, err := range src.Batches() {
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows += int(b.Record.NumRows())
-	}
-	if b, i := ownColumns(src); b != 1 || i != 1 || rows != 7 {
-		t.Fatalf("%d byte and %d INT64 columns read by granary, %d rows", b, i, rows)
+	if r.bytes != 1 || r.ints != 1 || r.rows != 7 {
+		t.Fatalf("%d byte and %d INT64 columns read by granary, %d rows", r.bytes, r.ints, r.rows)
 	}
 }
